@@ -1,0 +1,245 @@
+//! The configuration model: what `config/default.toml` documents, key by key.
+//!
+//! Every struct denies unknown keys: a typo in a deny list must not silently open it.
+//! Durations carry their unit in the key name (`_ms`, `_s`) so environment overrides
+//! stay plain integers.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub sip: SipConfig,
+    pub http: HttpConfig,
+    pub media: MediaConfig,
+    #[serde(default)]
+    pub shutdown: ShutdownConfig,
+    #[serde(default)]
+    pub trunks: BTreeMap<String, TrunkConfig>,
+    #[serde(default)]
+    pub apps: BTreeMap<String, AppConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipConfig {
+    /// UDP listen address; port 0 picks a free port.
+    pub bind_udp: Option<SocketAddr>,
+    /// TCP listen address; port 0 picks a free port.
+    pub bind_tcp: Option<SocketAddr>,
+    /// Host (IP or name) written into Via, Contact and Record-Route.
+    pub advertised_host: String,
+    /// Port written into Via and Contact; defaults to the bound port.
+    #[serde(default)]
+    pub advertised_port: Option<u16>,
+    /// Realm of our digest challenges toward carriers.
+    #[serde(default = "default_realm")]
+    pub realm: String,
+    #[serde(default = "default_user_agent")]
+    pub user_agent: String,
+    /// RFC 3261 timer T1 (round-trip estimate).
+    #[serde(default = "default_t1")]
+    pub t1_ms: u64,
+    /// RFC 3261 timer T2 (maximum retransmit interval for non-INVITE).
+    #[serde(default = "default_t2")]
+    pub t2_ms: u64,
+    /// RFC 3261 timer T4 (maximum time a message stays in the network).
+    #[serde(default = "default_t4")]
+    pub t4_ms: u64,
+    /// Largest SIP message accepted on any transport.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: usize,
+    /// Cap on live transactions; new requests beyond it get 503.
+    #[serde(default = "default_max_transactions")]
+    pub max_transactions: usize,
+    /// TCP connections idle this long are closed.
+    #[serde(default = "default_tcp_idle")]
+    pub tcp_idle_timeout_s: u64,
+    /// Cap on concurrent TCP connections; more are refused at accept.
+    #[serde(default = "default_tcp_max")]
+    pub tcp_max_connections: usize,
+    /// RFC 4028 session interval we ask for or accept.
+    #[serde(default = "default_session_expires")]
+    pub session_expires_s: u64,
+    /// RFC 4028 smallest session interval we accept (422 below it).
+    #[serde(default = "default_min_se")]
+    pub min_se_s: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub bind: SocketAddr,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Address RTP sockets bind to.
+    pub bind_ip: IpAddr,
+    /// Address written into SDP `c=` lines.
+    pub advertised_ip: IpAddr,
+    /// First port of the RTP range (inclusive, even).
+    pub port_min: u16,
+    /// Last port of the RTP range (inclusive).
+    pub port_max: u16,
+    /// A call whose RTP stops for this long ends with an RTP-timeout reason.
+    #[serde(default = "default_rtp_timeout")]
+    pub rtp_timeout_s: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// On SIGTERM, wait at most this long for active calls to end.
+    #[serde(default = "default_drain")]
+    pub drain_timeout_s: u64,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self {
+            drain_timeout_s: default_drain(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    #[default]
+    Udp,
+    Tcp,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkConfig {
+    /// Source networks admitted for inbound requests (CIDR or single IP).
+    #[serde(default, deserialize_with = "networks::deserialize", serialize_with = "networks::serialize")]
+    pub addresses: Vec<IpNet>,
+    /// Digest credentials the carrier must present when its address is not listed.
+    #[serde(default)]
+    pub inbound_auth: Option<Credentials>,
+    /// Where outbound INVITEs go.
+    pub destination: Option<SocketAddr>,
+    #[serde(default)]
+    pub transport: TransportKind,
+    /// Digest credentials we answer the carrier's challenges with.
+    #[serde(default)]
+    pub outbound_auth: Option<Credentials>,
+    /// Number patterns this trunk carries outbound (`+1*`, exact numbers, or `*`).
+    #[serde(default)]
+    pub numbers: Vec<String>,
+    /// Trusted trunks receive and send P-Asserted-Identity (RFC 3325).
+    #[serde(default)]
+    pub trusted: bool,
+    /// Concurrent calls on this trunk, both directions; 0 = unlimited.
+    #[serde(default)]
+    pub max_concurrent_calls: u32,
+    /// New calls per second on this trunk, both directions; 0 = unlimited.
+    #[serde(default)]
+    pub max_calls_per_second: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// DID (E.164) → endpoint id, or `echo` for the line-check echo service.
+    #[serde(default)]
+    pub numbers: BTreeMap<String, String>,
+    /// Trunks for outbound calls, in order of preference.
+    #[serde(default)]
+    pub trunks: Vec<String>,
+    #[serde(default)]
+    pub roles: BTreeMap<String, RoleConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    /// Numbers the role may call: exact E.164, prefixes ending in `*`, or `*`.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Patterns refused even when allowed; deny wins.
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// Caller ID used when an endpoint gives none; must be a number the app owns.
+    #[serde(default)]
+    pub default_caller_id: Option<String>,
+}
+
+fn default_realm() -> String {
+    "pstn-bridge".into()
+}
+fn default_user_agent() -> String {
+    concat!("pstn-bridge/", env!("CARGO_PKG_VERSION")).into()
+}
+fn default_t1() -> u64 {
+    500
+}
+fn default_t2() -> u64 {
+    4000
+}
+fn default_t4() -> u64 {
+    5000
+}
+fn default_max_message_bytes() -> usize {
+    65_535
+}
+fn default_max_transactions() -> usize {
+    100_000
+}
+fn default_tcp_idle() -> u64 {
+    300
+}
+fn default_tcp_max() -> usize {
+    1024
+}
+fn default_session_expires() -> u64 {
+    1800
+}
+fn default_min_se() -> u64 {
+    90
+}
+fn default_rtp_timeout() -> u64 {
+    30
+}
+fn default_drain() -> u64 {
+    30
+}
+
+/// Networks written as CIDR (`10.0.0.0/8`) or a single address (`192.0.2.7`).
+mod networks {
+    use std::net::IpAddr;
+
+    use ipnet::IpNet;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+        let items = Vec::<String>::deserialize(d)?;
+        items
+            .iter()
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| D::Error::custom(format!("`{s}` is not an IP address or CIDR network")))
+            })
+            .collect()
+    }
+
+    pub fn serialize<S: Serializer>(nets: &[IpNet], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(nets.iter().map(|n| n.to_string()))
+    }
+}

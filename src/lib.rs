@@ -1,0 +1,13 @@
+//! pstn-bridge: a SIP-trunk-to-WebRTC bridge.
+//!
+//! Cores (`sip`, `policy`, `call`, `media`) are sans-IO state machines driven with
+//! `handle_*(now, ..)` / `poll_*()`; only `driver` touches sockets, tasks and the clock.
+
+pub mod api;
+pub mod call;
+pub mod cli;
+pub mod config;
+pub mod driver;
+pub mod media;
+pub mod policy;
+pub mod sip;
