@@ -1,0 +1,124 @@
+//! Building responses to requests (RFC 3261 §8.2.6) and reading where to send them (§18.2.2).
+
+use std::net::{IpAddr, SocketAddr};
+
+use rsip::prelude::*;
+
+use super::{Peer, Transport};
+
+/// A response to `req` with the given code and reason phrase: Via, From, To, Call-ID and
+/// CSeq copied; `to_tag` added to To unless it already has one (not for 100 Trying).
+pub fn response(
+    req: &rsip::Request,
+    code: u16,
+    reason: &str,
+    to_tag: Option<&str>,
+    server: &str,
+) -> rsip::Response {
+    let mut headers = rsip::Headers::default();
+    for h in req.headers().iter() {
+        match h {
+            rsip::Header::Via(_)
+            | rsip::Header::From(_)
+            | rsip::Header::CallId(_)
+            | rsip::Header::CSeq(_) => headers.push(h.clone()),
+            rsip::Header::To(to) => headers.push(rsip::Header::To(with_to_tag(to, code, to_tag))),
+            _ => {}
+        }
+    }
+    headers.push(rsip::Header::Server(rsip::headers::Server::new(server)));
+    rsip::Response {
+        status_code: rsip::StatusCode::Other(code, reason.to_owned()),
+        version: rsip::Version::V2,
+        headers,
+        body: Vec::new(),
+    }
+}
+
+fn with_to_tag(to: &rsip::headers::To, code: u16, to_tag: Option<&str>) -> rsip::headers::To {
+    let (Some(tag), true) = (to_tag, code > 100) else {
+        return to.clone();
+    };
+    match to.typed() {
+        Ok(typed) if typed.tag().is_none() => typed.with_tag(rsip::param::Tag::new(tag)).into(),
+        _ => to.clone(),
+    }
+}
+
+/// Appends headers and sets the body with its Content-Type; always writes Content-Length.
+pub fn finish(
+    mut resp: rsip::Response,
+    extra: Vec<rsip::Header>,
+    body: Option<(&str, Vec<u8>)>,
+) -> rsip::Response {
+    for h in extra {
+        resp.headers.push(h);
+    }
+    if let Some((content_type, bytes)) = body {
+        resp.headers
+            .push(rsip::Header::ContentType(rsip::headers::ContentType::new(
+                content_type,
+            )));
+        resp.body = bytes;
+    }
+    let len = resp.body.len();
+    resp.headers.push(rsip::Header::ContentLength(
+        rsip::headers::ContentLength::new(len.to_string()),
+    ));
+    resp
+}
+
+/// An extension header.
+pub fn other(name: &str, value: impl Into<String>) -> rsip::Header {
+    rsip::Header::Other(name.to_owned(), value.into())
+}
+
+/// Records the source of a request in its top Via (`received`, and `rport` when the client
+/// asked for it, RFC 3581) and returns where responses go (§18.2.2): the source address over
+/// reliable transports or with rport, else the received address and the sent-by port.
+pub fn stamp_via_and_route(req: &mut rsip::Request, source: Peer) -> Peer {
+    let Some(via) = req.headers.iter_mut().find_map(|h| match h {
+        rsip::Header::Via(v) => Some(v),
+        _ => None,
+    }) else {
+        return source;
+    };
+    let raw = via.value().to_owned();
+    let wants_rport = raw
+        .split(';')
+        .skip(1)
+        .any(|p| p.trim().eq_ignore_ascii_case("rport"));
+    let sent_by_port = via
+        .typed()
+        .ok()
+        .and_then(|v| v.sent_by().host_with_port.port.map(|p| *p.value()))
+        .unwrap_or(5060);
+    let sent_by_host: Option<IpAddr> =
+        via.typed()
+            .ok()
+            .and_then(|v| match v.sent_by().host_with_port.host {
+                rsip::Host::IpAddr(ip) => Some(ip),
+                _ => None,
+            });
+    let mut params: Vec<String> = raw
+        .split(';')
+        .map(|s| s.to_owned())
+        .filter(|p| !p.trim().eq_ignore_ascii_case("rport"))
+        .collect();
+    if sent_by_host != Some(source.addr.ip()) || wants_rport {
+        params.retain(|p| !p.trim().to_ascii_lowercase().starts_with("received="));
+        params.push(format!("received={}", source.addr.ip()));
+    }
+    if wants_rport {
+        params.push(format!("rport={}", source.addr.port()));
+    }
+    *via = rsip::headers::Via::new(params.join(";"));
+    if source.transport == Transport::Tcp || wants_rport {
+        source
+    } else {
+        Peer {
+            transport: source.transport,
+            addr: SocketAddr::new(source.addr.ip(), sent_by_port),
+        }
+    }
+}
