@@ -1,1 +1,3 @@
-//! See DESIGN.md for what this layer owns.
+//! Calls: SDP offer/answer toward trunks and the signaling core that routes them.
+
+pub mod sdp;
