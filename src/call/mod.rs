@@ -1,3 +1,4 @@
 //! Calls: SDP offer/answer toward trunks and the signaling core that routes them.
 
 pub mod sdp;
+pub mod switchboard;

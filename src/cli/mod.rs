@@ -24,3 +24,37 @@ pub enum Command {
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
 }
+
+/// The `check-config` summary: what the daemon would do with this configuration.
+pub fn summary(cfg: &crate::config::Config) -> String {
+    use std::fmt::Write;
+    let mut s = String::from("configuration OK\n");
+    let _ = writeln!(s, "sip: udp {:?}, tcp {:?}, advertised {}", cfg.sip.bind_udp, cfg.sip.bind_tcp, cfg.sip.advertised_host);
+    let _ = writeln!(s, "http: {}", cfg.http.bind);
+    let _ = writeln!(
+        s,
+        "media: {} (advertised {}), ports {}-{}",
+        cfg.media.bind_ip, cfg.media.advertised_ip, cfg.media.port_min, cfg.media.port_max
+    );
+    for (name, t) in &cfg.trunks {
+        let addrs: Vec<String> = t.addresses.iter().map(|a| a.to_string()).collect();
+        let _ = writeln!(
+            s,
+            "trunk {name}: admits [{}]{}, sends to {:?}, carries [{}]",
+            addrs.join(", "),
+            if t.inbound_auth.is_some() { " or digest credentials" } else { "" },
+            t.destination,
+            t.numbers.join(", ")
+        );
+    }
+    for (name, a) in &cfg.apps {
+        let _ = writeln!(s, "app {name}: {} number(s), trunks [{}]", a.numbers.len(), a.trunks.join(", "));
+        for (did, ep) in &a.numbers {
+            let _ = writeln!(s, "  {did} -> {ep}");
+        }
+        for (role, r) in &a.roles {
+            let _ = writeln!(s, "  role {role}: allow [{}], deny [{}]", r.allow.join(", "), r.deny.join(", "));
+        }
+    }
+    s
+}

@@ -39,6 +39,9 @@ pub struct SipConfig {
     /// Realm of our digest challenges toward carriers.
     #[serde(default = "default_realm")]
     pub realm: String,
+    /// Digest algorithms offered in our challenges, strongest first ("SHA-256", "MD5").
+    #[serde(default = "default_digest_algorithms")]
+    pub digest_algorithms: Vec<String>,
     #[serde(default = "default_user_agent")]
     pub user_agent: String,
     /// RFC 3261 timer T1 (round-trip estimate).
@@ -186,6 +189,9 @@ pub struct RoleConfig {
 
 fn default_realm() -> String {
     "pstn-bridge".into()
+}
+fn default_digest_algorithms() -> Vec<String> {
+    vec!["SHA-256".into(), "MD5".into()]
 }
 fn default_user_agent() -> String {
     concat!("pstn-bridge/", env!("CARGO_PKG_VERSION")).into()

@@ -19,6 +19,11 @@ pub fn validate(cfg: &Config) -> Result<(), Invalid> {
     if cfg.sip.t1_ms == 0 || cfg.sip.t2_ms < cfg.sip.t1_ms {
         return Err(("sip.t2_ms".into(), "timers need 0 < t1_ms <= t2_ms".into()));
     }
+    if cfg.sip.digest_algorithms.is_empty()
+        || cfg.sip.digest_algorithms.iter().any(|a| a != "SHA-256" && a != "MD5")
+    {
+        return Err(("sip.digest_algorithms".into(), "list \"SHA-256\" and/or \"MD5\"".into()));
+    }
     if cfg.sip.min_se_s < 90 {
         return Err((
             "sip.min_se_s".into(),

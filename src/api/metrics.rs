@@ -1,0 +1,61 @@
+//! Prometheus metrics: SIP traffic by method and code, live calls and transactions, and the
+//! standard process metrics (`process_cpu_seconds_total`, `process_resident_memory_bytes`).
+
+use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+
+pub struct Metrics {
+    registry: Registry,
+    pub sip_requests: IntCounterVec,
+    pub sip_responses: IntCounterVec,
+    pub sip_dropped: IntCounterVec,
+    pub active_calls: IntGauge,
+    pub active_transactions: IntGauge,
+    pub rtp_packets: IntCounterVec,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, label: &str| {
+            let c = IntCounterVec::new(Opts::new(name, help), &[label])
+                .expect("static metric definition is valid");
+            registry.register(Box::new(c.clone())).expect("metric names are unique");
+            c
+        };
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("static metric definition is valid");
+            registry.register(Box::new(g.clone())).expect("metric names are unique");
+            g
+        };
+        let m = Self {
+            sip_requests: counter("sip_requests_total", "SIP requests received, by method.", "method"),
+            sip_responses: counter("sip_responses_total", "SIP responses sent, by status code.", "code"),
+            sip_dropped: counter("sip_dropped_total", "SIP messages dropped unanswered, by reason.", "reason"),
+            rtp_packets: counter("rtp_packets_total", "RTP packets handled, by direction.", "direction"),
+            active_calls: gauge("active_calls", "Calls in progress."),
+            active_transactions: gauge("sip_active_transactions", "Live SIP transactions."),
+            registry,
+        };
+        #[cfg(target_os = "linux")]
+        {
+            let pc = prometheus::process_collector::ProcessCollector::for_self();
+            // A second registration can only fail if the names clash, which they do not.
+            let _ = m.registry.register(Box::new(pc));
+        }
+        m
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        // Encoding into a Vec cannot fail for well-formed metric families.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,318 @@
+//! The node's signaling core (sans-IO): SIP messages and time in, transmissions and media
+//! events out. It admits requests from trunks (policy), answers out-of-dialog requests,
+//! runs echo calls, and keeps each established call's dialog and session timer.
+
+mod admission;
+mod dialogs;
+mod inbound;
+mod limits;
+mod ports;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rsip::prelude::*;
+
+use crate::api::Metrics;
+use crate::config::Config;
+use crate::policy::EndReason;
+use crate::sip::digest::NonceIssuer;
+use crate::sip::message::{self, Malformed, Parsed};
+use crate::sip::reply;
+use crate::sip::transaction::{TransactionLayer, TxConfig, TxEvent, TxId};
+use crate::sip::{Peer, Transmit, Transport};
+
+pub use dialogs::CallId;
+use dialogs::Call;
+use limits::TrunkLimits;
+use ports::PortPool;
+
+/// Methods we answer; anything else is 501, these others are 405.
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, PRACK";
+/// Option tags we support (RFC 3261 §19.2).
+pub const SUPPORTED: &str = "timer, 100rel";
+const KNOWN_UNSUPPORTED: [&str; 7] = ["REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "INFO"];
+
+/// What the driver must do besides sending bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwitchEvent {
+    /// Bind `local` and send the RTP that arrives from `remote` back to it (echo service).
+    EchoStart { call: CallId, local: SocketAddr, remote: SocketAddr },
+    /// The far end moved or changed direction (re-INVITE/UPDATE); `send` false while on hold.
+    EchoUpdate { call: CallId, remote: SocketAddr, send: bool },
+    /// Release the call's media.
+    MediaStop { call: CallId },
+    /// A call ended.
+    CallEnded { call: CallId, reason: EndReason },
+}
+
+/// Our own addresses, as written into Via and Contact.
+#[derive(Debug, Clone)]
+pub struct LocalAddrs {
+    pub host: String,
+    pub udp_port: Option<u16>,
+    pub tcp_port: Option<u16>,
+}
+
+pub struct Switchboard {
+    cfg: Arc<Config>,
+    metrics: Arc<Metrics>,
+    local: LocalAddrs,
+    tx: TransactionLayer,
+    calls: HashMap<CallId, Call>,
+    /// INVITE server transactions of established calls, for ACK timeouts.
+    call_by_tx: HashMap<TxId, CallId>,
+    /// Our client transactions (BYE, refreshes) and the call they belong to.
+    client_tx: HashMap<TxId, CallId>,
+    nonces: NonceIssuer,
+    ports: PortPool,
+    limits: TrunkLimits,
+    draining: bool,
+    started: (Instant, u64),
+    events: VecDeque<SwitchEvent>,
+    transmits: VecDeque<Transmit>,
+    next_id: u64,
+}
+
+impl Switchboard {
+    /// `unix_now` is wall-clock seconds at `now`, used only to date digest nonces.
+    pub fn new(cfg: Arc<Config>, metrics: Arc<Metrics>, local: LocalAddrs, now: Instant, unix_now: u64) -> Self {
+        let s = &cfg.sip;
+        let tx = TransactionLayer::new(TxConfig {
+            t1: Duration::from_millis(s.t1_ms),
+            t2: Duration::from_millis(s.t2_ms),
+            t4: Duration::from_millis(s.t4_ms),
+            max_transactions: s.max_transactions,
+        });
+        let secret: [u8; 32] = rand::random();
+        Self {
+            ports: PortPool::new(cfg.media.port_min, cfg.media.port_max),
+            limits: TrunkLimits::default(),
+            nonces: NonceIssuer::new(secret.to_vec(), 300),
+            cfg,
+            metrics,
+            local,
+            tx,
+            calls: HashMap::new(),
+            call_by_tx: HashMap::new(),
+            client_tx: HashMap::new(),
+            draining: false,
+            started: (now, unix_now),
+            events: VecDeque::new(),
+            transmits: VecDeque::new(),
+            next_id: 0,
+        }
+    }
+
+    /// One datagram or TCP frame from `peer`.
+    pub fn handle_message(&mut self, now: Instant, peer: Peer, bytes: &[u8]) {
+        match message::parse(bytes, self.cfg.sip.max_message_bytes) {
+            Ok(Parsed::Response(resp)) => self.tx.handle_response(now, resp, peer),
+            Ok(Parsed::Request(req)) => self.handle_request(now, req, peer),
+            Err(Malformed { error, request: Some(mut req) }) => {
+                self.metrics.sip_requests.with_label_values(&[req.method().to_string().as_str()]).inc();
+                tracing::info!(%peer, %error, "malformed request, answering 400");
+                let to = reply::stamp_via_and_route(&mut req, peer);
+                let resp = reply::response(&req, 400, &format!("Bad Request ({error})"), None, &self.cfg.sip.user_agent);
+                self.send_stateless(to, reply::finish(resp, vec![], None));
+            }
+            Err(Malformed { error, request: None }) => {
+                self.metrics.sip_dropped.with_label_values(&[short_reason(error)]).inc();
+                tracing::debug!(%peer, %error, "unanswerable message dropped");
+            }
+        }
+        self.drain_tx(now);
+    }
+
+    fn handle_request(&mut self, now: Instant, mut req: rsip::Request, source: Peer) {
+        let method = req.method().to_string();
+        self.metrics.sip_requests.with_label_values(&[method.as_str()]).inc();
+        let peer = reply::stamp_via_and_route(&mut req, source);
+        if *req.method() != rsip::Method::Ack {
+            if let Ok(0) = req.max_forwards_header().and_then(|m| m.num()) {
+                return self.reply_stateless(&req, peer, 483, "Too Many Hops", vec![]);
+            }
+        }
+        match self.tx.handle_request(now, req.clone(), peer) {
+            Ok(()) => {}
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "request not taken by the transaction layer");
+                if *req.method() != rsip::Method::Ack {
+                    let retry = reply::other("Retry-After", "5");
+                    self.reply_stateless(&req, peer, 503, "Service Unavailable", vec![retry]);
+                }
+            }
+        }
+    }
+
+    /// Advances timers: transactions, session timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.tx.handle_timeout(now);
+        self.drain_tx(now);
+        self.check_session_timers(now);
+        self.drain_tx(now);
+    }
+
+    /// The driver could not run media for `call` (port taken, RTP timeout): end it.
+    pub fn handle_media_failed(&mut self, now: Instant, call: &CallId, reason: EndReason) {
+        self.end_call(now, call, reason, true);
+        self.drain_tx(now);
+    }
+
+    /// Stop admitting calls (503); calls in progress continue.
+    pub fn start_drain(&mut self) {
+        self.draining = true;
+    }
+
+    /// Ends every call with BYE (shutdown).
+    pub fn end_all_calls(&mut self, now: Instant) {
+        let ids: Vec<CallId> = self.calls.keys().cloned().collect();
+        for id in ids {
+            self.end_call(now, &id, dialogs::reasons::SHUTDOWN, true);
+        }
+        self.drain_tx(now);
+    }
+
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front().or_else(|| self.tx.poll_transmit())
+    }
+
+    pub fn poll_event(&mut self) -> Option<SwitchEvent> {
+        self.events.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let calls = self.calls.values().filter_map(|c| c.timer.as_ref().map(|t| t.poll_timeout()));
+        self.tx.poll_timeout().into_iter().chain(calls).min()
+    }
+
+    fn drain_tx(&mut self, now: Instant) {
+        while let Some(ev) = self.tx.poll_event() {
+            match ev {
+                TxEvent::Request { tx, request, peer } => self.dispatch(now, tx, request, peer),
+                TxEvent::Response { tx, response } => self.on_client_response(now, tx, response),
+                TxEvent::Timeout { tx } => self.on_client_timeout(now, tx),
+                TxEvent::AckTimeout { tx } => self.on_ack_timeout(now, tx),
+                TxEvent::Terminated { tx } => {
+                    self.client_tx.remove(&tx);
+                }
+            }
+        }
+        self.metrics.active_transactions.set(self.tx.len() as i64);
+        self.metrics.active_calls.set(self.calls.len() as i64);
+    }
+
+    fn dispatch(&mut self, now: Instant, tx: Option<TxId>, req: rsip::Request, peer: Peer) {
+        let Some(tx) = tx else {
+            return self.on_ack(now, &req);
+        };
+        let in_dialog = req
+            .to_header()
+            .ok()
+            .and_then(|t| t.typed().ok())
+            .is_some_and(|t| t.tag().is_some());
+        let method = req.method().to_string();
+        match req.method() {
+            rsip::Method::Cancel => self.on_cancel(now, tx, &req),
+            _ if in_dialog => self.on_in_dialog(now, tx, req, peer),
+            rsip::Method::Invite => self.on_invite(now, tx, req, peer),
+            rsip::Method::Options => self.on_options(now, tx, &req, peer),
+            rsip::Method::Bye | rsip::Method::Update | rsip::Method::PRack => {
+                self.respond(now, tx, &req, 481, "Call/Transaction Does Not Exist", vec![], None)
+            }
+            _ if KNOWN_UNSUPPORTED.contains(&method.as_str()) => {
+                let allow = reply::other("Allow", ALLOW);
+                self.respond(now, tx, &req, 405, "Method Not Allowed", vec![allow], None)
+            }
+            _ => self.respond(now, tx, &req, 501, "Not Implemented", vec![], None),
+        }
+    }
+
+    /// Answers a server transaction and counts the code.
+    #[allow(clippy::too_many_arguments)]
+    fn respond(
+        &mut self,
+        now: Instant,
+        tx: TxId,
+        req: &rsip::Request,
+        code: u16,
+        reason: &str,
+        extra: Vec<rsip::Header>,
+        body: Option<(&str, Vec<u8>)>,
+    ) {
+        let tag = self.new_tag();
+        self.respond_tagged(now, tx, req, code, reason, &tag, extra, body);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn respond_tagged(
+        &mut self,
+        now: Instant,
+        tx: TxId,
+        req: &rsip::Request,
+        code: u16,
+        reason: &str,
+        tag: &str,
+        extra: Vec<rsip::Header>,
+        body: Option<(&str, Vec<u8>)>,
+    ) {
+        let resp = reply::response(req, code, reason, Some(tag), &self.cfg.sip.user_agent);
+        let resp = reply::finish(resp, extra, body);
+        self.metrics.sip_responses.with_label_values(&[code.to_string().as_str()]).inc();
+        if let Err(e) = self.tx.send_response(now, tx, resp) {
+            tracing::warn!(error = %e, code, "could not send response");
+        }
+    }
+
+    fn reply_stateless(&mut self, req: &rsip::Request, peer: Peer, code: u16, reason: &str, extra: Vec<rsip::Header>) {
+        let tag = self.new_tag();
+        let resp = reply::response(req, code, reason, Some(&tag), &self.cfg.sip.user_agent);
+        self.send_stateless(peer, reply::finish(resp, extra, None));
+    }
+
+    fn send_stateless(&mut self, peer: Peer, resp: rsip::Response) {
+        self.metrics
+            .sip_responses
+            .with_label_values(&[resp.status_code().code().to_string().as_str()])
+            .inc();
+        self.transmits.push_back(Transmit {
+            peer,
+            bytes: Bytes::from(resp.to_string()),
+        });
+    }
+
+    fn new_tag(&mut self) -> String {
+        self.next_id += 1;
+        format!("{:x}{:08x}", self.next_id, rand::random::<u32>())
+    }
+
+    fn unix_now(&self, now: Instant) -> u64 {
+        self.started.1 + now.saturating_duration_since(self.started.0).as_secs()
+    }
+
+    fn via_port(&self, transport: Transport) -> u16 {
+        let p = match transport {
+            Transport::Udp => self.local.udp_port,
+            Transport::Tcp => self.local.tcp_port,
+        };
+        self.cfg.sip.advertised_port.or(p).unwrap_or(5060)
+    }
+}
+
+fn short_reason(e: message::ParseError) -> &'static str {
+    use message::ParseError as E;
+    match e {
+        E::TooLarge => "too_large",
+        E::NoHeaderEnd | E::NotUtf8 | E::BadStartLine => "unparsable",
+        _ => "bad_header",
+    }
+}

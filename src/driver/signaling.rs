@@ -1,0 +1,147 @@
+//! The signaling task: owns the `Switchboard`, feeds it messages and time, sends what it
+//! emits, runs echo media, and carries out shutdown.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::echo::{self, EchoHandle, MediaProblem};
+use super::tcp::Connections;
+use super::{Bound, Inbound, NodeState, Shutdown, Stop};
+use crate::call::switchboard::{CallId, LocalAddrs, SwitchEvent, Switchboard, reasons};
+use crate::config::Config;
+use crate::sip::Transport;
+
+pub(super) struct Signaling {
+    cfg: Arc<Config>,
+    node: Arc<NodeState>,
+    core: Switchboard,
+    udp: Option<Arc<UdpSocket>>,
+    tcp: Connections,
+    echoes: HashMap<CallId, EchoHandle>,
+    media_tx: mpsc::Sender<(CallId, MediaProblem)>,
+    media_rx: mpsc::Receiver<(CallId, MediaProblem)>,
+}
+
+impl Signaling {
+    pub fn new(cfg: Arc<Config>, node: Arc<NodeState>, bound: Bound, udp: Option<Arc<UdpSocket>>, tcp: Connections) -> Self {
+        let local = LocalAddrs {
+            host: cfg.sip.advertised_host.clone(),
+            udp_port: bound.sip_udp.map(|a| a.port()),
+            tcp_port: bound.sip_tcp.map(|a| a.port()),
+        };
+        let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let core = Switchboard::new(cfg.clone(), node.metrics.clone(), local, Instant::now().into_std(), unix);
+        let (media_tx, media_rx) = mpsc::channel(1024);
+        Self { cfg, node, core, udp, tcp, echoes: HashMap::new(), media_tx, media_rx }
+    }
+
+    pub async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, mut shutdown: Shutdown) {
+        let mut drain_deadline: Option<Instant> = None;
+        loop {
+            let timer = self.core.poll_timeout().map(Instant::from_std);
+            tokio::select! {
+                Some(msg) = inbound.recv() => {
+                    self.core.handle_message(Instant::now().into_std(), msg.peer, &msg.bytes);
+                }
+                _ = sleep_until(timer) => self.core.handle_timeout(Instant::now().into_std()),
+                Some((call, problem)) = self.media_rx.recv() => {
+                    let reason = match problem {
+                        MediaProblem::BindFailed => reasons::MEDIA_FAILURE,
+                        MediaProblem::RtpTimeout => reasons::RTP_TIMEOUT,
+                    };
+                    self.core.handle_media_failed(Instant::now().into_std(), &call, reason);
+                }
+                changed = shutdown.changed() => {
+                    let stop = if changed.is_ok() { *shutdown.borrow() } else { Stop::Immediate };
+                    match stop {
+                        Stop::Running => {}
+                        Stop::Drain if drain_deadline.is_none() => {
+                            let wait = Duration::from_secs(self.cfg.shutdown.drain_timeout_s);
+                            tracing::info!(active_calls = self.core.active_calls(), ?wait, "draining: new calls refused");
+                            self.core.start_drain();
+                            self.node.draining.store(true, Ordering::Relaxed);
+                            drain_deadline = Some(Instant::now() + wait);
+                        }
+                        Stop::Drain => {}
+                        Stop::Immediate => {
+                            tracing::info!(active_calls = self.core.active_calls(), "stopping now");
+                            self.node.draining.store(true, Ordering::Relaxed);
+                            return self.finish().await;
+                        }
+                    }
+                }
+                _ = sleep_until(drain_deadline) => {
+                    tracing::info!(active_calls = self.core.active_calls(), "drain timeout reached, ending calls");
+                    return self.finish().await;
+                }
+            }
+            self.flush();
+            if drain_deadline.is_some() && self.core.active_calls() == 0 {
+                tracing::info!("drained: no active calls");
+                return self.finish().await;
+            }
+        }
+    }
+
+    /// Ends what is left and gives BYEs a moment to leave.
+    async fn finish(mut self) {
+        self.core.end_all_calls(Instant::now().into_std());
+        self.flush();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for (_, h) in self.echoes.drain() {
+            let _ = h.stop.send(());
+        }
+    }
+
+    fn flush(&mut self) {
+        while let Some(t) = self.core.poll_transmit() {
+            match t.peer.transport {
+                Transport::Udp => {
+                    if let Some(sock) = &self.udp {
+                        if let Err(e) = sock.try_send_to(&t.bytes, t.peer.addr) {
+                            tracing::debug!(peer = %t.peer, error = %e, "UDP send failed");
+                        }
+                    }
+                }
+                Transport::Tcp => {
+                    if !self.tcp.send(t.peer.addr, t.bytes) {
+                        tracing::debug!(peer = %t.peer, "no TCP connection to send on");
+                    }
+                }
+            }
+        }
+        while let Some(ev) = self.core.poll_event() {
+            match ev {
+                SwitchEvent::EchoStart { call, local, remote } => {
+                    let timeout = Duration::from_secs(self.cfg.media.rtp_timeout_s);
+                    let h = echo::spawn(call.clone(), local, remote, timeout, self.media_tx.clone(), self.node.metrics.clone());
+                    self.echoes.insert(call, h);
+                }
+                SwitchEvent::EchoUpdate { call, remote, send } => {
+                    if let Some(h) = self.echoes.get(&call) {
+                        let _ = h.remote.send((remote, send));
+                    }
+                }
+                SwitchEvent::MediaStop { call } => {
+                    if let Some(h) = self.echoes.remove(&call) {
+                        let _ = h.stop.send(());
+                    }
+                }
+                SwitchEvent::CallEnded { .. } => {}
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
