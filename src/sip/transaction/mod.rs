@@ -1,1 +1,140 @@
-//! RFC 3261 §17 transactions with the RFC 6026 fixes.
+//! RFC 3261 §17 transactions with the RFC 6026 fixes, sans-IO.
+//!
+//! [`TransactionLayer`] owns every client and server transaction. Feed it parsed messages
+//! (`handle_request`, `handle_response`), time (`handle_timeout`) and TU actions
+//! (`send_request`, `send_response`); after each call drain `poll_transmit` and
+//! `poll_event`, then sleep until `poll_timeout`.
+//!
+//! Files: [`key`] matching, [`timers`] the deadline set, one file per state machine.
+
+mod client_invite;
+mod client_non_invite;
+mod ctx;
+mod key;
+mod layer;
+mod server_invite;
+mod server_non_invite;
+mod timers;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::sip::Peer;
+
+pub use key::MAGIC_COOKIE;
+pub use layer::{TransactionLayer, TxStats};
+
+/// Timer values (RFC 3261 §17.1.1.1, table 4) and the table cap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxConfig {
+    /// RTT estimate; retransmissions start here and every 64*T1 timer derives from it.
+    pub t1: Duration,
+    /// Cap on non-INVITE request and INVITE response retransmission intervals.
+    pub t2: Duration,
+    /// Maximum time a message stays in the network (Timers I, K).
+    pub t4: Duration,
+    /// Live transactions beyond this are refused with [`TxError::TooManyTransactions`].
+    pub max_transactions: usize,
+}
+
+impl Default for TxConfig {
+    /// RFC defaults: T1 500 ms, T2 4 s, T4 5 s; 100 000 transactions.
+    fn default() -> Self {
+        Self {
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            t4: Duration::from_secs(5),
+            max_transactions: 100_000,
+        }
+    }
+}
+
+/// Handle of one transaction; never reused within a layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TxId(u64);
+
+impl TxId {
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TxId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tx{}", self.0)
+    }
+}
+
+/// The state of a transaction (the union of the four machines' states).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TxState {
+    /// INVITE client, before any response.
+    Calling,
+    /// Non-INVITE client or server, before any response.
+    Trying,
+    Proceeding,
+    Completed,
+    /// INVITE server: the ACK for a non-2xx arrived.
+    Confirmed,
+    /// RFC 6026: an INVITE transaction after a 2xx.
+    Accepted,
+}
+
+/// What the layer reports to the transaction user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxEvent {
+    /// A new request (not a retransmission). `tx` is the server transaction created for it;
+    /// `None` for an ACK (to a 2xx: it belongs to the dialog; ACKs for non-2xx are absorbed by
+    /// the INVITE server transaction and never surface). A CANCEL creates its own server tx.
+    Request {
+        tx: Option<TxId>,
+        request: rsip::Request,
+        peer: Peer,
+    },
+    /// A response for a client transaction (1xx and final). 2xx retransmissions arriving in
+    /// the INVITE client Accepted state (RFC 6026 Timer M) surface again so the UA can
+    /// re-send its ACK.
+    Response { tx: TxId, response: rsip::Response },
+    /// A client transaction got no final response (Timer B or F).
+    Timeout { tx: TxId },
+    /// An INVITE server transaction answered 2xx and no ACK arrived within 64*T1
+    /// (RFC 3261 §13.3.1.4): the UA should send BYE.
+    AckTimeout { tx: TxId },
+    /// A transaction ended and was removed.
+    Terminated { tx: TxId },
+}
+
+/// Why the layer refused an input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TxError {
+    #[error("no such transaction")]
+    UnknownTransaction,
+    #[error("transaction table full")]
+    TooManyTransactions,
+    #[error("invalid request: {0}")]
+    InvalidRequest(&'static str),
+    #[error("invalid response: {0}")]
+    InvalidResponse(&'static str),
+    /// The transaction cannot do this now (e.g. a second final response, or a response
+    /// on a client transaction).
+    #[error("not allowed in this transaction state: {0}")]
+    InvalidState(&'static str),
+    /// `send_request` with a branch and method already used by a live client transaction.
+    #[error("a client transaction with this branch and method exists")]
+    DuplicateTransaction,
+}
+
+impl TxError {
+    /// The response a server should send statelessly for a refused request, if any.
+    pub fn sip_status(&self) -> Option<(u16, &'static str)> {
+        match self {
+            TxError::TooManyTransactions => Some((503, "Service Unavailable")),
+            TxError::InvalidRequest(_) => Some((400, "Bad Request")),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! INVITE client transaction (RFC 3261 §17.1.1, with RFC 6026's Accepted state).
+//!
+//! Calling → Proceeding → Completed (non-2xx: ACK sent here, Timer D) or Accepted (2xx:
+//! Timer M, retransmitted 2xx surface again so the UA can re-send its ACK).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use rsip::headers::UntypedHeader;
+use rsip::{Header, Method};
+
+use super::TxEvent;
+use super::ctx::{Common, Ctx, Step, to_bytes};
+use super::key;
+use super::timers::{TimerKind, backoff};
+
+use super::TxState as State;
+
+#[derive(Debug)]
+pub(crate) struct ClientInvite {
+    state: State,
+    /// Current Timer A interval.
+    interval: Duration,
+    request: Bytes,
+    /// The ACK for the non-2xx final, re-sent on each retransmission of that final.
+    ack: Option<Bytes>,
+}
+
+impl ClientInvite {
+    /// Sends the INVITE and arms Timers A (UDP only) and B.
+    pub(crate) fn start(c: &mut Common, ctx: &mut Ctx<'_>) -> Self {
+        let request = to_bytes(&c.request);
+        ctx.send(c.peer, request.clone());
+        if !c.reliable() {
+            ctx.arm(c, TimerKind::Retransmit, ctx.cfg.t1);
+        }
+        ctx.arm(c, TimerKind::Timeout, ctx.t64());
+        Self {
+            state: State::Calling,
+            interval: ctx.cfg.t1,
+            request,
+            ack: None,
+        }
+    }
+
+    pub(crate) fn state(&self) -> State {
+        self.state
+    }
+
+    pub(crate) fn on_response(
+        &mut self,
+        c: &mut Common,
+        ctx: &mut Ctx<'_>,
+        response: rsip::Response,
+    ) -> Step {
+        let code = response.status_code.code();
+        let waiting = matches!(self.state, State::Calling | State::Proceeding);
+        match code {
+            100..=199 if waiting => {
+                self.state = State::Proceeding;
+                ctx.disarm(c, TimerKind::Retransmit);
+                ctx.disarm(c, TimerKind::Timeout);
+                ctx.emit(TxEvent::Response { tx: c.id, response });
+            }
+            200..=299 if waiting => {
+                self.state = State::Accepted;
+                ctx.disarm(c, TimerKind::Retransmit);
+                ctx.disarm(c, TimerKind::Timeout);
+                ctx.arm(c, TimerKind::Linger, ctx.t64()); // Timer M
+                ctx.emit(TxEvent::Response { tx: c.id, response });
+            }
+            300..=699 if waiting => {
+                ctx.disarm(c, TimerKind::Retransmit);
+                ctx.disarm(c, TimerKind::Timeout);
+                self.ack = build_ack(&c.request, &response).map(|ack| to_bytes(&ack));
+                if let Some(ack) = &self.ack {
+                    ctx.send(c.peer, ack.clone());
+                }
+                ctx.emit(TxEvent::Response { tx: c.id, response });
+                if c.reliable() {
+                    return Step::Terminate; // Timer D = 0
+                }
+                self.state = State::Completed;
+                ctx.arm(c, TimerKind::Linger, ctx.timer_d());
+            }
+            300..=699 if self.state == State::Completed => {
+                if let Some(ack) = &self.ack {
+                    ctx.send(c.peer, ack.clone());
+                }
+            }
+            200..=299 if self.state == State::Accepted => {
+                ctx.emit(TxEvent::Response { tx: c.id, response });
+            }
+            _ => {} // late provisional, or a code outside 100..=699: nothing to do.
+        }
+        Step::Continue
+    }
+
+    pub(crate) fn on_timer(&mut self, c: &mut Common, ctx: &mut Ctx<'_>, kind: TimerKind) -> Step {
+        match kind {
+            TimerKind::Retransmit if self.state == State::Calling => {
+                ctx.send(c.peer, self.request.clone());
+                self.interval = backoff(self.interval, None);
+                ctx.arm(c, TimerKind::Retransmit, self.interval);
+                Step::Continue
+            }
+            TimerKind::Timeout if self.state == State::Calling => {
+                ctx.emit(TxEvent::Timeout { tx: c.id });
+                Step::Terminate
+            }
+            TimerKind::Linger => Step::Terminate, // Timer D or M
+            _ => Step::Continue,
+        }
+    }
+}
+
+/// The ACK for a non-2xx final (§17.1.1.3): the INVITE's Request-URI, top Via, Call-ID,
+/// From, CSeq number and Route set, and the response's To (with its tag).
+pub(crate) fn build_ack(
+    invite: &rsip::Request,
+    response: &rsip::Response,
+) -> Option<rsip::Request> {
+    let (seq, _) = key::cseq(&invite.headers)?;
+    let mut headers = rsip::Headers::default();
+    let via = invite.headers.iter().find_map(|h| match h {
+        Header::Via(v) => Some(v.value()),
+        _ => None,
+    })?;
+    let top = via.split(',').next().unwrap_or(via).trim();
+    headers.push(Header::Via(rsip::headers::Via::new(top)));
+    let response_to = response.headers.iter().find(|h| matches!(h, Header::To(_)));
+    for h in invite.headers.iter() {
+        match h {
+            Header::From(_) | Header::CallId(_) | Header::Route(_) => headers.push(h.clone()),
+            Header::To(_) => headers.push(response_to.unwrap_or(h).clone()),
+            _ => {}
+        }
+    }
+    headers.push(Header::CSeq(rsip::headers::CSeq::new(format!("{seq} ACK"))));
+    headers.push(Header::MaxForwards(rsip::headers::MaxForwards::new("70")));
+    headers.push(Header::ContentLength(rsip::headers::ContentLength::new(
+        "0",
+    )));
+    Some(rsip::Request {
+        method: Method::Ack,
+        uri: invite.uri.clone(),
+        version: invite.version.clone(),
+        headers,
+        body: Vec::new(),
+    })
+}

@@ -1,0 +1,441 @@
+//! The transaction table: matching, dispatch to the four machines, output queues.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use bytes::Bytes;
+use rsip::Method;
+
+use super::client_invite::ClientInvite;
+use super::client_non_invite::ClientNonInvite;
+use super::ctx::{Common, Ctx, Step};
+use super::key::{self, ClientKey, MethodKey, ServerKey};
+use super::server_invite::{AckOutcome, ServerInvite};
+use super::server_non_invite::ServerNonInvite;
+use super::timers::{Deadlines, Timers};
+use super::{TxConfig, TxError, TxEvent, TxId, TxState};
+use crate::sip::{Peer, Transmit};
+
+/// Counters for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxStats {
+    /// Responses matching no client transaction (or without a usable Via/CSeq).
+    pub dropped_responses: u64,
+    /// Retransmitted requests and non-2xx ACKs absorbed by a server transaction.
+    pub absorbed_requests: u64,
+}
+
+#[derive(Debug)]
+enum Machine {
+    ClientInvite(ClientInvite),
+    ClientNonInvite(ClientNonInvite),
+    ServerInvite(ServerInvite),
+    ServerNonInvite(ServerNonInvite),
+}
+
+#[derive(Debug)]
+enum IndexKey {
+    Server(ServerKey),
+    Client(ClientKey),
+}
+
+/// (Call-ID, CSeq number) of an INVITE: how the dialog's ACK for a 2xx is recognised.
+type AckKey = (Box<str>, u32);
+
+#[derive(Debug)]
+struct Tx {
+    common: Common,
+    machine: Machine,
+    index: IndexKey,
+    /// INVITE server transactions only.
+    ack_key: Option<AckKey>,
+}
+
+/// The layer's outputs and clock-free timer set, split from the table for borrowing.
+#[derive(Debug)]
+struct Io {
+    cfg: TxConfig,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<TxEvent>,
+    timers: Timers,
+}
+
+impl Io {
+    fn ctx(&mut self, now: Instant) -> Ctx<'_> {
+        Ctx {
+            cfg: &self.cfg,
+            now,
+            transmits: &mut self.transmits,
+            events: &mut self.events,
+            timers: &mut self.timers,
+        }
+    }
+}
+
+/// All transactions of one SIP endpoint. See the [module docs](super).
+#[derive(Debug)]
+pub struct TransactionLayer {
+    io: Io,
+    next_id: u64,
+    txs: HashMap<TxId, Tx>,
+    servers: HashMap<ServerKey, TxId>,
+    clients: HashMap<ClientKey, TxId>,
+    /// INVITE server transactions in Accepted that still wait for the ACK to their 2xx.
+    awaiting_ack: HashMap<AckKey, TxId>,
+    stats: TxStats,
+}
+
+impl TransactionLayer {
+    pub fn new(cfg: TxConfig) -> Self {
+        Self {
+            io: Io {
+                cfg,
+                transmits: VecDeque::new(),
+                events: VecDeque::new(),
+                timers: Timers::default(),
+            },
+            next_id: 0,
+            txs: HashMap::new(),
+            servers: HashMap::new(),
+            clients: HashMap::new(),
+            awaiting_ack: HashMap::new(),
+            stats: TxStats::default(),
+        }
+    }
+
+    /// A request from the network. Retransmissions are absorbed (replaying the last response);
+    /// a new request creates a server transaction and surfaces as [`TxEvent::Request`].
+    ///
+    /// Errors: `InvalidRequest` (missing Via/branch/Call-ID/CSeq/From/To),
+    /// `TooManyTransactions` at the cap (the caller answers 503 statelessly).
+    pub fn handle_request(
+        &mut self,
+        now: Instant,
+        request: rsip::Request,
+        peer: Peer,
+    ) -> Result<(), TxError> {
+        let key = key::server_key(&request)?;
+        let is_ack = request.method == Method::Ack;
+        if let Some(&id) = self.servers.get(&key) {
+            return self.on_matched_request(now, id, request, peer);
+        }
+        let (call_id, seq) = key::validate_request(&request)?;
+        if is_ack {
+            // An ACK with its own branch: for a 2xx, so the dialog's (RFC 3261 §17.1.1.3).
+            let ack_key: AckKey = (call_id.into(), seq);
+            if let Some(id) = self.awaiting_ack.remove(&ack_key) {
+                self.ack_accepted(now, id);
+            }
+            self.io.events.push_back(TxEvent::Request {
+                tx: None,
+                request,
+                peer,
+            });
+            return Ok(());
+        }
+        if self.txs.len() >= self.io.cfg.max_transactions {
+            return Err(TxError::TooManyTransactions);
+        }
+        let id = self.allocate_id();
+        let mut common = Common {
+            id,
+            peer,
+            request: request.clone(),
+            deadlines: Deadlines::default(),
+        };
+        let (machine, ack_key) = if request.method == Method::Invite {
+            let m = ServerInvite::start(&mut common, &mut self.io.ctx(now));
+            (Machine::ServerInvite(m), Some((call_id.into(), seq)))
+        } else {
+            (Machine::ServerNonInvite(ServerNonInvite::start()), None)
+        };
+        self.servers.insert(key.clone(), id);
+        self.txs.insert(
+            id,
+            Tx {
+                common,
+                machine,
+                index: IndexKey::Server(key),
+                ack_key,
+            },
+        );
+        self.io.events.push_back(TxEvent::Request {
+            tx: Some(id),
+            request,
+            peer,
+        });
+        Ok(())
+    }
+
+    /// A retransmission, or an ACK carrying the INVITE's branch.
+    fn on_matched_request(
+        &mut self,
+        now: Instant,
+        id: TxId,
+        request: rsip::Request,
+        peer: Peer,
+    ) -> Result<(), TxError> {
+        let Some(tx) = self.txs.get_mut(&id) else {
+            return Ok(()); // unreachable: the index only names live transactions
+        };
+        let mut ctx = self.io.ctx(now);
+        let c = &mut tx.common;
+        match (&mut tx.machine, request.method == Method::Ack) {
+            (Machine::ServerInvite(m), true) => match m.on_ack(c, &mut ctx) {
+                AckOutcome::Absorbed => self.stats.absorbed_requests += 1,
+                AckOutcome::Terminate => {
+                    self.stats.absorbed_requests += 1;
+                    self.remove(id);
+                }
+                AckOutcome::ForDialog => {
+                    // An ACK for our 2xx reusing the INVITE's branch (RFC 2543 style).
+                    if let Some(k) = &tx.ack_key {
+                        self.awaiting_ack.remove(k);
+                    }
+                    self.io.events.push_back(TxEvent::Request {
+                        tx: None,
+                        request,
+                        peer,
+                    });
+                }
+            },
+            (Machine::ServerInvite(m), false) => {
+                m.on_retransmit(c, &mut ctx);
+                self.stats.absorbed_requests += 1;
+            }
+            (Machine::ServerNonInvite(m), _) => {
+                m.on_retransmit(c, &mut ctx);
+                self.stats.absorbed_requests += 1;
+            }
+            _ => {} // unreachable: the server index only names server transactions
+        }
+        Ok(())
+    }
+
+    /// The dialog's ACK for a 2xx reached an Accepted INVITE server transaction.
+    fn ack_accepted(&mut self, now: Instant, id: TxId) {
+        if let Some(tx) = self.txs.get_mut(&id)
+            && let Machine::ServerInvite(m) = &mut tx.machine
+        {
+            let _ = m.on_ack(&mut tx.common, &mut self.io.ctx(now));
+        }
+    }
+
+    /// A response from the network, matched to a client transaction by top Via branch and
+    /// CSeq method (§17.1.3). Unmatched responses are dropped and counted.
+    pub fn handle_response(&mut self, now: Instant, response: rsip::Response, _peer: Peer) {
+        let id = key::response_key(&response).and_then(|k| self.clients.get(&k).copied());
+        let Some(tx) = id.and_then(|id| self.txs.get_mut(&id)) else {
+            self.stats.dropped_responses += 1;
+            return;
+        };
+        let id = tx.common.id;
+        let mut ctx = self.io.ctx(now);
+        let step = match &mut tx.machine {
+            Machine::ClientInvite(m) => m.on_response(&mut tx.common, &mut ctx, response),
+            Machine::ClientNonInvite(m) => m.on_response(&mut tx.common, &mut ctx, response),
+            _ => Step::Continue, // unreachable: the client index only names client transactions
+        };
+        self.apply(id, step);
+    }
+
+    /// Starts a client transaction and sends the request. The request must carry a top Via
+    /// whose branch starts with `z9hG4bK`; ACK is refused (use [`Self::send_stateless`]).
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        request: rsip::Request,
+        peer: Peer,
+    ) -> Result<TxId, TxError> {
+        if request.method == Method::Ack {
+            return Err(TxError::InvalidRequest("ACK is sent without a transaction"));
+        }
+        let via = key::top_via(&request.headers)?;
+        let branch = via
+            .branch
+            .filter(|b| b.starts_with(key::MAGIC_COOKIE))
+            .ok_or(TxError::InvalidRequest(
+                "top Via branch must start with z9hG4bK",
+            ))?;
+        key::validate_request(&request)?;
+        let key = ClientKey {
+            branch: branch.into(),
+            method: MethodKey::of(request.method),
+        };
+        if self.clients.contains_key(&key) {
+            return Err(TxError::DuplicateTransaction);
+        }
+        if self.txs.len() >= self.io.cfg.max_transactions {
+            return Err(TxError::TooManyTransactions);
+        }
+        let id = self.allocate_id();
+        let invite = request.method == Method::Invite;
+        let mut common = Common {
+            id,
+            peer,
+            request,
+            deadlines: Deadlines::default(),
+        };
+        let mut ctx = self.io.ctx(now);
+        let machine = if invite {
+            Machine::ClientInvite(ClientInvite::start(&mut common, &mut ctx))
+        } else {
+            Machine::ClientNonInvite(ClientNonInvite::start(&mut common, &mut ctx))
+        };
+        self.clients.insert(key.clone(), id);
+        let index = IndexKey::Client(key);
+        let tx = Tx {
+            common,
+            machine,
+            index,
+            ack_key: None,
+        };
+        self.txs.insert(id, tx);
+        Ok(id)
+    }
+
+    /// Sends a response on a server transaction. An INVITE 2xx moves it to Accepted
+    /// (RFC 6026): the layer retransmits the 2xx over UDP (T1, 2T1, … capped at T2) until
+    /// the ACK arrives (surfacing as `Request { tx: None }`) or 64*T1 passes (`AckTimeout`).
+    pub fn send_response(
+        &mut self,
+        now: Instant,
+        tx: TxId,
+        response: rsip::Response,
+    ) -> Result<(), TxError> {
+        let entry = self.txs.get_mut(&tx).ok_or(TxError::UnknownTransaction)?;
+        let mut ctx = self.io.ctx(now);
+        let c = &mut entry.common;
+        let step = match &mut entry.machine {
+            Machine::ServerInvite(m) => {
+                let step = m.send_response(c, &mut ctx, &response)?;
+                if m.state() == TxState::Accepted
+                    && !m.acked()
+                    && let Some(k) = &entry.ack_key
+                {
+                    self.awaiting_ack.insert(k.clone(), tx);
+                }
+                step
+            }
+            Machine::ServerNonInvite(m) => m.send_response(c, &mut ctx, &response)?,
+            _ => return Err(TxError::InvalidState("not a server transaction")),
+        };
+        self.apply(tx, step);
+        Ok(())
+    }
+
+    /// Queues bytes outside any transaction (ACK for a 2xx, stateless replies).
+    pub fn send_stateless(&mut self, peer: Peer, bytes: Bytes) {
+        self.io.transmits.push_back(Transmit { peer, bytes });
+    }
+
+    /// Fires every timer due at or before `now`. Each timer runs at its own deadline, so
+    /// retransmission schedules do not drift when the driver wakes late.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some((at, id, kind)) = self.io.timers.pop_due(now) {
+            let Some(tx) = self.txs.get_mut(&id) else {
+                continue;
+            };
+            tx.common.deadlines[kind as usize] = None;
+            let mut ctx = self.io.ctx(at);
+            let c = &mut tx.common;
+            let step = match &mut tx.machine {
+                Machine::ClientInvite(m) => m.on_timer(c, &mut ctx, kind),
+                Machine::ClientNonInvite(m) => m.on_timer(c, &mut ctx, kind),
+                Machine::ServerInvite(m) => m.on_timer(c, &mut ctx, kind),
+                Machine::ServerNonInvite(m) => m.on_timer(kind),
+            };
+            self.apply(id, step);
+        }
+    }
+
+    /// The next deadline, if any transaction has a timer armed.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.io.timers.next()
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.io.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<TxEvent> {
+        self.io.events.pop_front()
+    }
+
+    /// Live transactions.
+    pub fn len(&self) -> usize {
+        self.txs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.txs.is_empty()
+    }
+
+    pub fn stats(&self) -> TxStats {
+        self.stats
+    }
+
+    /// The INVITE server transaction a CANCEL matches (§9.2: same top Via branch and
+    /// sent-by), if it is still live.
+    pub fn find_invite_for_cancel(&self, cancel: &rsip::Request) -> Option<TxId> {
+        let mut key = key::server_key(cancel).ok()?;
+        key.method = MethodKey::of(Method::Invite);
+        let id = *self.servers.get(&key)?;
+        let tx = self.txs.get(&id)?;
+        matches!(tx.machine, Machine::ServerInvite(_)).then_some(id)
+    }
+
+    /// The request that created a transaction.
+    pub fn request_of(&self, tx: TxId) -> Option<&rsip::Request> {
+        self.txs.get(&tx).map(|t| &t.common.request)
+    }
+
+    /// The current state of a transaction.
+    pub fn state_of(&self, tx: TxId) -> Option<TxState> {
+        let t = self.txs.get(&tx)?;
+        Some(match &t.machine {
+            Machine::ClientInvite(m) => m.state(),
+            Machine::ClientNonInvite(m) => m.state(),
+            Machine::ServerInvite(m) => m.state(),
+            Machine::ServerNonInvite(m) => m.state(),
+        })
+    }
+
+    fn allocate_id(&mut self) -> TxId {
+        self.next_id += 1;
+        TxId(self.next_id)
+    }
+
+    fn apply(&mut self, id: TxId, step: Step) {
+        if step == Step::Terminate {
+            self.remove(id);
+        }
+    }
+
+    /// Removes a transaction, its index entries and timers, and reports `Terminated`.
+    fn remove(&mut self, id: TxId) {
+        let Some(mut tx) = self.txs.remove(&id) else {
+            return;
+        };
+        self.io.timers.disarm_all(&mut tx.common.deadlines, id);
+        match &tx.index {
+            IndexKey::Server(k) => remove_if(&mut self.servers, k, id),
+            IndexKey::Client(k) => remove_if(&mut self.clients, k, id),
+        }
+        if let Some(k) = &tx.ack_key {
+            remove_if(&mut self.awaiting_ack, k, id);
+        }
+        self.io.events.push_back(TxEvent::Terminated { tx: id });
+    }
+
+    #[cfg(test)]
+    pub(crate) fn armed_timers(&self) -> usize {
+        self.io.timers.len()
+    }
+}
+
+fn remove_if<K: std::hash::Hash + Eq>(map: &mut HashMap<K, TxId>, key: &K, id: TxId) {
+    if map.get(key) == Some(&id) {
+        map.remove(key);
+    }
+}
