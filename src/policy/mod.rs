@@ -7,8 +7,10 @@
 mod caller_id;
 mod e164;
 mod inbound;
+mod outbound;
 mod pattern;
 mod reasons;
+mod validate;
 
 pub use caller_id::{
     ANONYMOUS_DISPLAY, ANONYMOUS_HOST, ANONYMOUS_USER, CallerId, CallerIdChoice, OutboundIdentity,
@@ -19,5 +21,10 @@ pub use inbound::{
     ECHO, InboundAuth, InboundDecision, InboundRequest, Target, decide_inbound, find_did,
     inbound_credentials, trunk_by_source,
 };
+pub use outbound::{
+    OutboundDecision, OutboundRequest, PSTN_SCOPE, check_role, choose_trunk, classify,
+    decide_outbound,
+};
 pub use pattern::{Dialable, NumberPattern, PatternError};
 pub use reasons::{EndReason, Rejection};
+pub use validate::{PolicyConfigError, validate_policy};
