@@ -22,6 +22,42 @@ pub struct Config {
     pub trunks: BTreeMap<String, TrunkConfig>,
     #[serde(default)]
     pub apps: BTreeMap<String, AppConfig>,
+    #[serde(default)]
+    pub emergency: EmergencyConfig,
+}
+
+/// Emergency short codes: never rewritten into E.164, placed only on trunks marked
+/// `emergency` and only for roles whose allow-list names the code.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyConfig {
+    /// Dialled strings (digits only, no `+`) treated as emergency calls.
+    #[serde(default = "default_emergency_numbers")]
+    pub numbers: Vec<String>,
+}
+
+impl Default for EmergencyConfig {
+    fn default() -> Self {
+        Self {
+            numbers: default_emergency_numbers(),
+        }
+    }
+}
+
+/// How a carrier writes numbers without a leading `+` (inbound To, From and PAI).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NationalFormat {
+    /// Country code added to national numbers, digits only (`1` for NANP).
+    pub country_code: String,
+    /// Digits in a national significant number (10 for NANP).
+    pub length: u8,
+    /// Prefix that may precede a national number and is dropped (`1` in NANP, `0` in the UK).
+    #[serde(default)]
+    pub trunk_prefix: Option<String>,
+    /// Prefix that introduces an international number and stands for `+` (`011`, `00`).
+    #[serde(default)]
+    pub international_prefix: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -152,6 +188,12 @@ pub struct TrunkConfig {
     /// Trusted trunks receive and send P-Asserted-Identity (RFC 3325).
     #[serde(default)]
     pub trusted: bool,
+    /// This trunk accepts emergency calls (the `[emergency]` numbers), placed as dialled.
+    #[serde(default)]
+    pub emergency: bool,
+    /// National number format this carrier sends; absent: numbers must carry `+`.
+    #[serde(default)]
+    pub national: Option<NationalFormat>,
     /// Concurrent calls on this trunk, both directions; 0 = unlimited.
     #[serde(default)]
     pub max_concurrent_calls: u32,
@@ -171,6 +213,9 @@ pub struct AppConfig {
     pub trunks: Vec<String>,
     #[serde(default)]
     pub roles: BTreeMap<String, RoleConfig>,
+    /// Role given to endpoints whose token names none; must be one of `roles`.
+    #[serde(default)]
+    pub default_role: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -228,6 +273,11 @@ fn default_rtp_timeout() -> u64 {
 }
 fn default_drain() -> u64 {
     30
+}
+fn default_emergency_numbers() -> Vec<String> {
+    ["911", "112", "999", "000", "110", "119", "118"]
+        .map(String::from)
+        .to_vec()
 }
 
 /// Networks written as CIDR (`10.0.0.0/8`) or a single address (`192.0.2.7`).

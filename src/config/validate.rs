@@ -58,32 +58,6 @@ pub fn validate(cfg: &Config) -> Result<(), Invalid> {
             ));
         }
     }
-    for (app, a) in &cfg.apps {
-        for t in &a.trunks {
-            if !cfg.trunks.contains_key(t) {
-                return Err((format!("apps.{app}.trunks"), format!("unknown trunk `{t}`")));
-            }
-        }
-        for (did, endpoint) in &a.numbers {
-            if !looks_e164(did) {
-                return Err((
-                    format!("apps.{app}.numbers"),
-                    format!("`{did}` is not an E.164 number (+ and 1-15 digits)"),
-                ));
-            }
-            if endpoint.trim().is_empty() {
-                return Err((
-                    format!("apps.{app}.numbers.{did}"),
-                    "endpoint id must not be empty".into(),
-                ));
-            }
-        }
-    }
+    crate::policy::validate_policy(cfg).map_err(|e| (e.key().to_owned(), e.to_string()))?;
     Ok(())
-}
-
-fn looks_e164(s: &str) -> bool {
-    s.strip_prefix('+').is_some_and(|d| {
-        (1..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
-    })
 }
