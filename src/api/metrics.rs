@@ -19,19 +19,39 @@ impl Metrics {
         let counter = |name: &str, help: &str, label: &str| {
             let c = IntCounterVec::new(Opts::new(name, help), &[label])
                 .expect("static metric definition is valid");
-            registry.register(Box::new(c.clone())).expect("metric names are unique");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("metric names are unique");
             c
         };
         let gauge = |name: &str, help: &str| {
             let g = IntGauge::new(name, help).expect("static metric definition is valid");
-            registry.register(Box::new(g.clone())).expect("metric names are unique");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("metric names are unique");
             g
         };
         let m = Self {
-            sip_requests: counter("sip_requests_total", "SIP requests received, by method.", "method"),
-            sip_responses: counter("sip_responses_total", "SIP responses sent, by status code.", "code"),
-            sip_dropped: counter("sip_dropped_total", "SIP messages dropped unanswered, by reason.", "reason"),
-            rtp_packets: counter("rtp_packets_total", "RTP packets handled, by direction.", "direction"),
+            sip_requests: counter(
+                "sip_requests_total",
+                "SIP requests received, by method.",
+                "method",
+            ),
+            sip_responses: counter(
+                "sip_responses_total",
+                "SIP responses sent, by status code.",
+                "code",
+            ),
+            sip_dropped: counter(
+                "sip_dropped_total",
+                "SIP messages dropped unanswered, by reason.",
+                "reason",
+            ),
+            rtp_packets: counter(
+                "rtp_packets_total",
+                "RTP packets handled, by direction.",
+                "direction",
+            ),
             active_calls: gauge("active_calls", "Calls in progress."),
             active_transactions: gauge("sip_active_transactions", "Live SIP transactions."),
             registry,

@@ -29,7 +29,11 @@ pub enum Command {
 pub fn summary(cfg: &crate::config::Config) -> String {
     use std::fmt::Write;
     let mut s = String::from("configuration OK\n");
-    let _ = writeln!(s, "sip: udp {:?}, tcp {:?}, advertised {}", cfg.sip.bind_udp, cfg.sip.bind_tcp, cfg.sip.advertised_host);
+    let _ = writeln!(
+        s,
+        "sip: udp {:?}, tcp {:?}, advertised {}",
+        cfg.sip.bind_udp, cfg.sip.bind_tcp, cfg.sip.advertised_host
+    );
     let _ = writeln!(s, "http: {}", cfg.http.bind);
     let _ = writeln!(
         s,
@@ -42,18 +46,32 @@ pub fn summary(cfg: &crate::config::Config) -> String {
             s,
             "trunk {name}: admits [{}]{}, sends to {:?}, carries [{}]",
             addrs.join(", "),
-            if t.inbound_auth.is_some() { " or digest credentials" } else { "" },
+            if t.inbound_auth.is_some() {
+                " or digest credentials"
+            } else {
+                ""
+            },
             t.destination,
             t.numbers.join(", ")
         );
     }
     for (name, a) in &cfg.apps {
-        let _ = writeln!(s, "app {name}: {} number(s), trunks [{}]", a.numbers.len(), a.trunks.join(", "));
+        let _ = writeln!(
+            s,
+            "app {name}: {} number(s), trunks [{}]",
+            a.numbers.len(),
+            a.trunks.join(", ")
+        );
         for (did, ep) in &a.numbers {
             let _ = writeln!(s, "  {did} -> {ep}");
         }
         for (role, r) in &a.roles {
-            let _ = writeln!(s, "  role {role}: allow [{}], deny [{}]", r.allow.join(", "), r.deny.join(", "));
+            let _ = writeln!(
+                s,
+                "  role {role}: allow [{}], deny [{}]",
+                r.allow.join(", "),
+                r.deny.join(", ")
+            );
         }
     }
     s

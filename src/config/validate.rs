@@ -20,9 +20,16 @@ pub fn validate(cfg: &Config) -> Result<(), Invalid> {
         return Err(("sip.t2_ms".into(), "timers need 0 < t1_ms <= t2_ms".into()));
     }
     if cfg.sip.digest_algorithms.is_empty()
-        || cfg.sip.digest_algorithms.iter().any(|a| a != "SHA-256" && a != "MD5")
+        || cfg
+            .sip
+            .digest_algorithms
+            .iter()
+            .any(|a| a != "SHA-256" && a != "MD5")
     {
-        return Err(("sip.digest_algorithms".into(), "list \"SHA-256\" and/or \"MD5\"".into()));
+        return Err((
+            "sip.digest_algorithms".into(),
+            "list \"SHA-256\" and/or \"MD5\"".into(),
+        ));
     }
     if cfg.sip.min_se_s < 90 {
         return Err((

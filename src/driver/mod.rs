@@ -85,19 +85,25 @@ pub async fn start(cfg: Config, shutdown: Shutdown) -> Result<Running, DriverErr
     let (in_tx, in_rx) = mpsc::channel::<Inbound>(8192);
 
     let udp = match cfg.sip.bind_udp {
-        Some(addr) => Some(Arc::new(UdpSocket::bind(addr).await.map_err(|source| DriverError::Bind {
-            what: "SIP/UDP",
-            addr,
-            source,
+        Some(addr) => Some(Arc::new(UdpSocket::bind(addr).await.map_err(|source| {
+            DriverError::Bind {
+                what: "SIP/UDP",
+                addr,
+                source,
+            }
         })?)),
         None => None,
     };
     let tcp = match cfg.sip.bind_tcp {
-        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| DriverError::Bind {
-            what: "SIP/TCP",
-            addr,
-            source,
-        })?),
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| DriverError::Bind {
+                    what: "SIP/TCP",
+                    addr,
+                    source,
+                })?,
+        ),
         None => None,
     };
     let http = tokio::net::TcpListener::bind(cfg.http.bind)
@@ -112,14 +118,31 @@ pub async fn start(cfg: Config, shutdown: Shutdown) -> Result<Running, DriverErr
         sip_tcp: tcp.as_ref().and_then(|s| s.local_addr().ok()),
         http: http.local_addr().unwrap_or(cfg.http.bind),
     };
-    tracing::info!(sip_udp = ?bound.sip_udp, sip_tcp = ?bound.sip_tcp, http = %bound.http, "listening");
+    let show = |a: Option<SocketAddr>| a.map_or_else(|| "-".to_owned(), |a| a.to_string());
+    tracing::info!(
+        sip_udp = %show(bound.sip_udp),
+        sip_tcp = %show(bound.sip_tcp),
+        http = %bound.http,
+        "listening"
+    );
 
     let tcp_conns = tcp::Connections::default();
     if let Some(sock) = &udp {
-        tokio::spawn(udp::receive(sock.clone(), in_tx.clone(), cfg.sip.max_message_bytes, metrics.clone()));
+        tokio::spawn(udp::receive(
+            sock.clone(),
+            in_tx.clone(),
+            cfg.sip.max_message_bytes,
+            metrics.clone(),
+        ));
     }
     if let Some(listener) = tcp {
-        tokio::spawn(tcp::accept(listener, in_tx.clone(), tcp_conns.clone(), cfg.clone(), metrics.clone()));
+        tokio::spawn(tcp::accept(
+            listener,
+            in_tx.clone(),
+            tcp_conns.clone(),
+            cfg.clone(),
+            metrics.clone(),
+        ));
     }
     let app = crate::api::http::router(node.clone());
     let mut http_stop = shutdown.clone();

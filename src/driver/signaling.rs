@@ -29,16 +29,39 @@ pub(super) struct Signaling {
 }
 
 impl Signaling {
-    pub fn new(cfg: Arc<Config>, node: Arc<NodeState>, bound: Bound, udp: Option<Arc<UdpSocket>>, tcp: Connections) -> Self {
+    pub fn new(
+        cfg: Arc<Config>,
+        node: Arc<NodeState>,
+        bound: Bound,
+        udp: Option<Arc<UdpSocket>>,
+        tcp: Connections,
+    ) -> Self {
         let local = LocalAddrs {
             host: cfg.sip.advertised_host.clone(),
             udp_port: bound.sip_udp.map(|a| a.port()),
             tcp_port: bound.sip_tcp.map(|a| a.port()),
         };
-        let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let core = Switchboard::new(cfg.clone(), node.metrics.clone(), local, Instant::now().into_std(), unix);
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let core = Switchboard::new(
+            cfg.clone(),
+            node.metrics.clone(),
+            local,
+            Instant::now().into_std(),
+            unix,
+        );
         let (media_tx, media_rx) = mpsc::channel(1024);
-        Self { cfg, node, core, udp, tcp, echoes: HashMap::new(), media_tx, media_rx }
+        Self {
+            cfg,
+            node,
+            core,
+            udp,
+            tcp,
+            echoes: HashMap::new(),
+            media_tx,
+            media_rx,
+        }
     }
 
     pub async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, mut shutdown: Shutdown) {
@@ -118,9 +141,20 @@ impl Signaling {
         }
         while let Some(ev) = self.core.poll_event() {
             match ev {
-                SwitchEvent::EchoStart { call, local, remote } => {
+                SwitchEvent::EchoStart {
+                    call,
+                    local,
+                    remote,
+                } => {
                     let timeout = Duration::from_secs(self.cfg.media.rtp_timeout_s);
-                    let h = echo::spawn(call.clone(), local, remote, timeout, self.media_tx.clone(), self.node.metrics.clone());
+                    let h = echo::spawn(
+                        call.clone(),
+                        local,
+                        remote,
+                        timeout,
+                        self.media_tx.clone(),
+                        self.node.metrics.clone(),
+                    );
                     self.echoes.insert(call, h);
                 }
                 SwitchEvent::EchoUpdate { call, remote, send } => {

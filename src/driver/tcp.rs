@@ -51,7 +51,8 @@ pub(super) async fn accept(
             drop(stream);
             continue;
         };
-        let (to_core, conns, cfg, metrics) = (to_core.clone(), conns.clone(), cfg.clone(), metrics.clone());
+        let (to_core, conns, cfg, metrics) =
+            (to_core.clone(), conns.clone(), cfg.clone(), metrics.clone());
         tokio::spawn(async move {
             serve(stream, addr, to_core, &conns, &cfg, &metrics).await;
             conns.0.remove(&addr);
@@ -98,7 +99,10 @@ async fn serve(
                         continue;
                     }
                     let msg = Inbound {
-                        peer: Peer { transport: Transport::Tcp, addr },
+                        peer: Peer {
+                            transport: Transport::Tcp,
+                            addr,
+                        },
                         bytes: frame,
                     };
                     if to_core.send(msg).await.is_err() {
@@ -108,7 +112,10 @@ async fn serve(
                 Ok(None) => break,
                 Err(e) => {
                     tracing::info!(%addr, error = %e, "closing TCP connection");
-                    metrics.sip_dropped.with_label_values(&["tcp_framing"]).inc();
+                    metrics
+                        .sip_dropped
+                        .with_label_values(&["tcp_framing"])
+                        .inc();
                     writer.abort();
                     return;
                 }

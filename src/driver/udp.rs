@@ -10,7 +10,12 @@ use super::Inbound;
 use crate::api::Metrics;
 use crate::sip::{Peer, Transport};
 
-pub(super) async fn receive(sock: Arc<UdpSocket>, to_core: mpsc::Sender<Inbound>, max: usize, metrics: Arc<Metrics>) {
+pub(super) async fn receive(
+    sock: Arc<UdpSocket>,
+    to_core: mpsc::Sender<Inbound>,
+    max: usize,
+    metrics: Arc<Metrics>,
+) {
     // One byte more than the limit tells a too-large datagram from one that fits exactly.
     let mut buf = vec![0u8; max + 1];
     loop {
@@ -30,7 +35,10 @@ pub(super) async fn receive(sock: Arc<UdpSocket>, to_core: mpsc::Sender<Inbound>
             continue; // keep-alive (RFC 5626 CRLF) or empty datagram
         }
         let msg = Inbound {
-            peer: Peer { transport: Transport::Udp, addr },
+            peer: Peer {
+                transport: Transport::Udp,
+                addr,
+            },
             bytes: Bytes::copy_from_slice(&buf[..n]),
         };
         if to_core.try_send(msg).is_err() {

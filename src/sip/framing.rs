@@ -14,22 +14,34 @@ pub enum FrameError {
 /// Length of the first complete message in `buf`, `Ok(None)` when more bytes are needed.
 /// Leading CRLFs (keep-alives, RFC 5626) count as a message of their own length.
 pub fn next_frame(buf: &[u8], max: usize) -> Result<Option<usize>, FrameError> {
-    let crlfs = buf.iter().take_while(|b| **b == b'\r' || **b == b'\n').count();
+    let crlfs = buf
+        .iter()
+        .take_while(|b| **b == b'\r' || **b == b'\n')
+        .count();
     if crlfs > 0 {
         return Ok(Some(crlfs));
     }
     let Some((head_end, body_start)) = find_header_end(buf) else {
-        return if buf.len() > max { Err(FrameError::TooLarge) } else { Ok(None) };
+        return if buf.len() > max {
+            Err(FrameError::TooLarge)
+        } else {
+            Ok(None)
+        };
     };
     let head = &buf[..head_end];
     let mut length = 0usize;
     for line in head.split(|b| *b == b'\n') {
-        let Some(colon) = line.iter().position(|b| *b == b':') else { continue };
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
         let name = String::from_utf8_lossy(&line[..colon]);
         let name = name.trim();
         if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l") {
             let value = String::from_utf8_lossy(&line[colon + 1..]);
-            length = value.trim().parse().map_err(|_| FrameError::BadContentLength)?;
+            length = value
+                .trim()
+                .parse()
+                .map_err(|_| FrameError::BadContentLength)?;
         }
     }
     let total = body_start.checked_add(length).ok_or(FrameError::TooLarge)?;
@@ -57,9 +69,18 @@ mod tests {
     #[test]
     fn compact_length_keepalive_and_limits() {
         assert_eq!(next_frame(b"\r\n\r\nOPTIONS", 1000), Ok(Some(4)));
-        assert_eq!(next_frame(b"X sip:a SIP/2.0\r\nl: 2\r\n\r\nab", 1000), Ok(Some(27)));
-        assert_eq!(next_frame(b"X sip:a SIP/2.0\r\nContent-Length: x\r\n\r\n", 1000), Err(FrameError::BadContentLength));
-        assert_eq!(next_frame(b"X sip:a SIP/2.0\r\nContent-Length: 5000\r\n\r\n", 1000), Err(FrameError::TooLarge));
+        assert_eq!(
+            next_frame(b"X sip:a SIP/2.0\r\nl: 2\r\n\r\nab", 1000),
+            Ok(Some(27))
+        );
+        assert_eq!(
+            next_frame(b"X sip:a SIP/2.0\r\nContent-Length: x\r\n\r\n", 1000),
+            Err(FrameError::BadContentLength)
+        );
+        assert_eq!(
+            next_frame(b"X sip:a SIP/2.0\r\nContent-Length: 5000\r\n\r\n", 1000),
+            Err(FrameError::TooLarge)
+        );
         assert_eq!(next_frame(&[b'a'; 2000], 1000), Err(FrameError::TooLarge));
     }
 }

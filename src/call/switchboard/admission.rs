@@ -36,7 +36,9 @@ impl Switchboard {
     /// Checks the request's Authorization header, if any.
     pub(super) fn check_credentials(&self, now: Instant, req: &rsip::Request) -> AuthOutcome {
         let Some(value) = req.headers.iter().find_map(|h| match h {
-            rsip::Header::Authorization(a) => Some(rsip::headers::untyped::UntypedHeader::value(a).to_owned()),
+            rsip::Header::Authorization(a) => {
+                Some(rsip::headers::untyped::UntypedHeader::value(a).to_owned())
+            }
             _ => None,
         }) else {
             return AuthOutcome::Checked(InboundAuth::None);
@@ -48,12 +50,16 @@ impl Switchboard {
             tracing::info!(user = %creds.username, "digest credentials for no trunk");
             return AuthOutcome::Checked(InboundAuth::Failed);
         };
-        if creds.realm != self.cfg.sip.realm || !verify(&creds, req.method().to_string().as_str(), &secret.password) {
+        if creds.realm != self.cfg.sip.realm
+            || !verify(&creds, req.method().to_string().as_str(), &secret.password)
+        {
             tracing::info!(%trunk, "digest response does not verify");
             return AuthOutcome::Checked(InboundAuth::Failed);
         }
         match self.nonces.check(&creds.nonce, self.unix_now(now)) {
-            NonceCheck::Valid => AuthOutcome::Checked(InboundAuth::Verified { trunk: trunk.to_owned() }),
+            NonceCheck::Valid => AuthOutcome::Checked(InboundAuth::Verified {
+                trunk: trunk.to_owned(),
+            }),
             NonceCheck::Stale => AuthOutcome::Stale,
             _ => AuthOutcome::Checked(InboundAuth::Failed),
         }

@@ -23,19 +23,40 @@ pub mod reasons {
     use crate::policy::EndReason;
 
     /// The carrier hung up (BYE).
-    pub const REMOTE_HANGUP: EndReason = EndReason { code: 0, sub_code: 0 };
+    pub const REMOTE_HANGUP: EndReason = EndReason {
+        code: 0,
+        sub_code: 0,
+    };
     /// The bridge hung up because the endpoint did (or an operator did).
-    pub const LOCAL_HANGUP: EndReason = EndReason { code: 0, sub_code: 1 };
+    pub const LOCAL_HANGUP: EndReason = EndReason {
+        code: 0,
+        sub_code: 1,
+    };
     /// The carrier never acknowledged our 200 OK.
-    pub const NO_ACK: EndReason = EndReason { code: 408, sub_code: 4081 };
+    pub const NO_ACK: EndReason = EndReason {
+        code: 408,
+        sub_code: 4081,
+    };
     /// The carrier stopped refreshing the session (RFC 4028).
-    pub const SESSION_EXPIRED: EndReason = EndReason { code: 408, sub_code: 4082 };
+    pub const SESSION_EXPIRED: EndReason = EndReason {
+        code: 408,
+        sub_code: 4082,
+    };
     /// No RTP arrived for `media.rtp_timeout_s`.
-    pub const RTP_TIMEOUT: EndReason = EndReason { code: 408, sub_code: 4083 };
+    pub const RTP_TIMEOUT: EndReason = EndReason {
+        code: 408,
+        sub_code: 4083,
+    };
     /// Media could not be set up (port unavailable).
-    pub const MEDIA_FAILURE: EndReason = EndReason { code: 500, sub_code: 5001 };
+    pub const MEDIA_FAILURE: EndReason = EndReason {
+        code: 500,
+        sub_code: 5001,
+    };
     /// The daemon shut down.
-    pub const SHUTDOWN: EndReason = EndReason { code: 503, sub_code: 5031 };
+    pub const SHUTDOWN: EndReason = EndReason {
+        code: 503,
+        sub_code: 5031,
+    };
 }
 
 /// Stable identity of a call, independent of SIP Call-IDs on either leg.
@@ -91,7 +112,14 @@ pub struct Call {
 impl Switchboard {
     fn call_for(&self, req: &rsip::Request) -> Option<CallId> {
         let call_id = req.call_id_header().ok()?.value().to_owned();
-        let local_tag = req.to_header().ok()?.typed().ok()?.tag()?.value().to_owned();
+        let local_tag = req
+            .to_header()
+            .ok()?
+            .typed()
+            .ok()?
+            .tag()?
+            .value()
+            .to_owned();
         self.calls
             .values()
             .find(|c| c.dialog.id().call_id == call_id && c.dialog.id().local_tag == local_tag)
@@ -112,11 +140,29 @@ impl Switchboard {
 
     pub(super) fn on_in_dialog(&mut self, now: Instant, tx: TxId, req: rsip::Request, _peer: Peer) {
         let Some(id) = self.call_for(&req) else {
-            return self.respond(now, tx, &req, 481, "Call/Transaction Does Not Exist", vec![], None);
+            return self.respond(
+                now,
+                tx,
+                &req,
+                481,
+                "Call/Transaction Does Not Exist",
+                vec![],
+                None,
+            );
         };
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if call.dialog.handle_remote_request(&req).is_err() {
-            return self.respond(now, tx, &req, 500, "Server Internal Error (CSeq out of order)", vec![], None);
+            return self.respond(
+                now,
+                tx,
+                &req,
+                500,
+                "Server Internal Error (CSeq out of order)",
+                vec![],
+                None,
+            );
         }
         let tag = call.dialog.id().local_tag.clone();
         match req.method() {
@@ -136,7 +182,16 @@ impl Switchboard {
             Ok(t) => t,
             Err(min) => {
                 let h = reply::other("Min-SE", min.to_string());
-                return self.respond_tagged(now, tx, &req, 422, "Session Interval Too Small", &tag, vec![h], None);
+                return self.respond_tagged(
+                    now,
+                    tx,
+                    &req,
+                    422,
+                    "Session Interval Too Small",
+                    &tag,
+                    vec![h],
+                    None,
+                );
             }
         };
         let new_offer = if req.body().is_empty() {
@@ -146,13 +201,24 @@ impl Switchboard {
                 Ok(o) => Some(o),
                 Err(e) => {
                     let w = reply::other("Warning", format!("304 pstn-bridge \"{e}\""));
-                    return self.respond_tagged(now, tx, &req, 488, "Not Acceptable Here", &tag, vec![w], None);
+                    return self.respond_tagged(
+                        now,
+                        tx,
+                        &req,
+                        488,
+                        "Not Acceptable Here",
+                        &tag,
+                        vec![w],
+                        None,
+                    );
                 }
             }
         };
         let local = SocketAddr::new(self.cfg.media.advertised_ip, 0);
         let contact = self.contact_uri(self_transport(&self.calls, &id));
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         let mut headers = vec![
             rsip::Header::Contact(rsip::headers::Contact::new(format!("<{contact}>"))),
             reply::other("Supported", SUPPORTED),
@@ -167,7 +233,8 @@ impl Switchboard {
         }
         let body = new_offer.map(|offer| {
             call.sdp_version += 1;
-            let moved = offer.remote != call.offer.remote || offer.direction != call.offer.direction;
+            let moved =
+                offer.remote != call.offer.remote || offer.direction != call.offer.direction;
             call.offer = offer.clone();
             let local = SocketAddr::new(local.ip(), call.media_port);
             if moved {
@@ -177,7 +244,10 @@ impl Switchboard {
                     send: offer.direction.peer_receives(),
                 });
             }
-            ("application/sdp", sdp::answer(&offer, local, call.session_id, call.sdp_version).into_bytes())
+            (
+                "application/sdp",
+                sdp::answer(&offer, local, call.session_id, call.sdp_version).into_bytes(),
+            )
         });
         tracing::debug!(call = %id, method = %req.method(), "session refreshed");
         self.respond_tagged(now, tx, &req, 200, "OK", &tag, headers, body);
@@ -185,7 +255,11 @@ impl Switchboard {
 
     pub(super) fn on_ack_timeout(&mut self, now: Instant, tx: TxId) {
         if let Some(id) = self.call_by_tx.get(&tx).cloned() {
-            if self.calls.get(&id).is_some_and(|c| c.phase == CallPhase::Answered) {
+            if self
+                .calls
+                .get(&id)
+                .is_some_and(|c| c.phase == CallPhase::Answered)
+            {
                 tracing::info!(call = %id, "no ACK for 200 OK, ending call");
                 self.end_call(now, &id, reasons::NO_ACK, true);
             }
@@ -223,8 +297,16 @@ impl Switchboard {
     }
 
     /// Ends a call from our side: BYE (when `send_bye`), media stopped, resources released.
-    pub(super) fn end_call(&mut self, now: Instant, id: &CallId, reason: EndReason, send_bye: bool) {
-        let Some(call) = self.calls.get_mut(id) else { return };
+    pub(super) fn end_call(
+        &mut self,
+        now: Instant,
+        id: &CallId,
+        reason: EndReason,
+        send_bye: bool,
+    ) {
+        let Some(call) = self.calls.get_mut(id) else {
+            return;
+        };
         if send_bye && call.phase != CallPhase::Ending {
             call.phase = CallPhase::Ending;
             let transport = call.peer.transport;
@@ -234,8 +316,16 @@ impl Switchboard {
                 Transport::Tcp => self.local.tcp_port,
             });
             let branch = format!("z9hG4bK{:016x}", rand::random::<u64>());
-            let mut bye = call.dialog.make_request(rsip::Method::Bye, &host, port.unwrap_or(5060), transport, &branch);
-            bye.headers.push(rsip::Header::ContentLength(rsip::headers::ContentLength::new("0")));
+            let mut bye = call.dialog.make_request(
+                rsip::Method::Bye,
+                &host,
+                port.unwrap_or(5060),
+                transport,
+                &branch,
+            );
+            bye.headers.push(rsip::Header::ContentLength(
+                rsip::headers::ContentLength::new("0"),
+            ));
             let peer = call.peer;
             match self.tx.send_request(now, bye, peer) {
                 Ok(tx) => {
@@ -249,12 +339,15 @@ impl Switchboard {
 
     /// Forgets a call and tells the driver.
     pub(super) fn finish_call(&mut self, id: &CallId, reason: EndReason) {
-        let Some(call) = self.calls.remove(id) else { return };
+        let Some(call) = self.calls.remove(id) else {
+            return;
+        };
         self.call_by_tx.remove(&call.invite_tx);
         self.ports.release(call.media_port);
         self.limits.release(&call.trunk);
         tracing::info!(call = %id, code = reason.code, sub_code = reason.sub_code, "call ended");
-        self.events.push_back(SwitchEvent::MediaStop { call: id.clone() });
+        self.events
+            .push_back(SwitchEvent::MediaStop { call: id.clone() });
         self.events.push_back(SwitchEvent::CallEnded {
             call: id.clone(),
             reason,

@@ -7,11 +7,11 @@ use rsip::prelude::*;
 
 use crate::call::sdp;
 use crate::policy::{self, InboundAuth, InboundDecision, InboundRequest, Target};
+use crate::sip::Peer;
 use crate::sip::message::{header_value, option_tags};
 use crate::sip::reply;
 use crate::sip::session_timer::{self, SessionTimer};
 use crate::sip::transaction::TxId;
-use crate::sip::Peer;
 
 use super::admission::AuthOutcome;
 use super::dialogs::{Call, CallId, CallPhase};
@@ -23,7 +23,9 @@ const UNDERSTOOD: [&str; 2] = ["timer", "100rel"];
 impl Switchboard {
     pub(super) fn on_options(&mut self, now: Instant, tx: TxId, req: &rsip::Request, peer: Peer) {
         if self.trunk_by_source(peer.addr.ip()).is_none() {
-            if let AuthOutcome::Checked(InboundAuth::Verified { .. }) = self.check_credentials(now, req) {
+            if let AuthOutcome::Checked(InboundAuth::Verified { .. }) =
+                self.check_credentials(now, req)
+            {
             } else if self.any_trunk_has_credentials() {
                 let challenge = self.challenge_headers(now, false);
                 return self.respond(now, tx, req, 401, "Unauthorized", challenge, None);
@@ -46,7 +48,15 @@ impl Switchboard {
                 // pending: the CANCEL is acknowledged and changes nothing (RFC 3261 §9.2).
                 self.respond(now, tx, req, 200, "OK", vec![], None)
             }
-            None => self.respond(now, tx, req, 481, "Call/Transaction Does Not Exist", vec![], None),
+            None => self.respond(
+                now,
+                tx,
+                req,
+                481,
+                "Call/Transaction Does Not Exist",
+                vec![],
+                None,
+            ),
         }
     }
 
@@ -61,7 +71,15 @@ impl Switchboard {
         }
         if self.draining {
             let h = reply::other("Retry-After", "30");
-            return self.respond(now, tx, &req, 503, "Service Unavailable (draining)", vec![h], None);
+            return self.respond(
+                now,
+                tx,
+                &req,
+                503,
+                "Service Unavailable (draining)",
+                vec![h],
+                None,
+            );
         }
         let auth = match self.check_credentials(now, &req) {
             AuthOutcome::Checked(a) => a,
@@ -76,7 +94,8 @@ impl Switchboard {
             let from_uri = from.as_ref().map(|f| f.uri.to_string()).unwrap_or_default();
             let from_name = from.as_ref().and_then(|f| f.display_name.clone());
             let from_name = from_name.as_deref().map(|n| n.trim_matches('"'));
-            let (pai, pai_name) = split_name_addr(header_value(&req.headers, "P-Asserted-Identity"));
+            let (pai, pai_name) =
+                split_name_addr(header_value(&req.headers, "P-Asserted-Identity"));
             let privacy_id = header_value(&req.headers, "Privacy")
                 .is_some_and(|p| p.split(';').any(|v| v.trim().eq_ignore_ascii_case("id")));
             policy::decide_inbound(
@@ -102,7 +121,13 @@ impl Switchboard {
                 tracing::info!(%peer, rejection = ?r, code = r.sip_code(), "inbound call refused");
                 self.respond(now, tx, &req, r.sip_code(), r.reason_phrase(), vec![], None)
             }
-            InboundDecision::Route { trunk, app, did, target, caller_id } => {
+            InboundDecision::Route {
+                trunk,
+                app,
+                did,
+                target,
+                caller_id,
+            } => {
                 tracing::info!(%peer, %trunk, %app, did = %did, ?caller_id, "inbound call routed");
                 match target {
                     // Endpoints connect over WebSocket (a later milestone): none is online.
@@ -116,33 +141,76 @@ impl Switchboard {
         }
     }
 
-    fn answer_echo(&mut self, now: Instant, tx: TxId, req: rsip::Request, peer: Peer, trunk: String) {
+    fn answer_echo(
+        &mut self,
+        now: Instant,
+        tx: TxId,
+        req: rsip::Request,
+        peer: Peer,
+        trunk: String,
+    ) {
         let offer = match sdp::parse_offer(req.body()) {
             Ok(o) => o,
             Err(e) => {
                 tracing::info!(%peer, error = %e, "echo call offer refused");
                 let warning = reply::other("Warning", format!("304 pstn-bridge \"{e}\""));
-                return self.respond(now, tx, &req, 488, "Not Acceptable Here", vec![warning], None);
+                return self.respond(
+                    now,
+                    tx,
+                    &req,
+                    488,
+                    "Not Acceptable Here",
+                    vec![warning],
+                    None,
+                );
             }
         };
-        let timer = match session_timer::negotiate_uas(&req, self.cfg.sip.session_expires_s, self.cfg.sip.min_se_s) {
+        let timer = match session_timer::negotiate_uas(
+            &req,
+            self.cfg.sip.session_expires_s,
+            self.cfg.sip.min_se_s,
+        ) {
             Ok(t) => t,
             Err(min_se) => {
                 let h = reply::other("Min-SE", min_se.to_string());
-                return self.respond(now, tx, &req, 422, "Session Interval Too Small", vec![h], None);
+                return self.respond(
+                    now,
+                    tx,
+                    &req,
+                    422,
+                    "Session Interval Too Small",
+                    vec![h],
+                    None,
+                );
             }
         };
         if let Some(cfg) = self.cfg.trunks.get(&trunk) {
             if let Err(hit) = self.limits.admit(now, &trunk, cfg) {
                 let h = reply::other("Retry-After", hit.retry_after().as_secs().to_string());
                 tracing::info!(%trunk, ?hit, "trunk limit reached");
-                return self.respond(now, tx, &req, 503, "Service Unavailable (trunk limit)", vec![h], None);
+                return self.respond(
+                    now,
+                    tx,
+                    &req,
+                    503,
+                    "Service Unavailable (trunk limit)",
+                    vec![h],
+                    None,
+                );
             }
         }
         let Some(port) = self.ports.take() else {
             self.limits.release(&trunk);
             let h = reply::other("Retry-After", "5");
-            return self.respond(now, tx, &req, 503, "Service Unavailable (no media ports)", vec![h], None);
+            return self.respond(
+                now,
+                tx,
+                &req,
+                503,
+                "Service Unavailable (no media ports)",
+                vec![h],
+                None,
+            );
         };
         let local_media = SocketAddr::new(self.cfg.media.advertised_ip, port);
         let bind = SocketAddr::new(self.cfg.media.bind_ip, port);
@@ -166,10 +234,27 @@ impl Switchboard {
                 self.ports.release(port);
                 self.limits.release(&trunk);
                 tracing::info!(%peer, error = %e, "INVITE cannot form a dialog");
-                return self.respond(now, tx, &req, 400, "Bad Request (dialog headers)", vec![], None);
+                return self.respond(
+                    now,
+                    tx,
+                    &req,
+                    400,
+                    "Bad Request (dialog headers)",
+                    vec![],
+                    None,
+                );
             }
         };
-        self.respond_tagged(now, tx, &req, 200, "OK", &tag, headers, Some(("application/sdp", answer.into_bytes())));
+        self.respond_tagged(
+            now,
+            tx,
+            &req,
+            200,
+            "OK",
+            &tag,
+            headers,
+            Some(("application/sdp", answer.into_bytes())),
+        );
         let call = Call {
             id: id.clone(),
             trunk,
@@ -213,6 +298,9 @@ fn split_name_addr(value: Option<&str>) -> (Option<String>, Option<String>) {
             let name = (!name.is_empty()).then(|| name.to_owned());
             (Some(first[l + 1..r].to_owned()), name)
         }
-        _ => (Some(first.split(';').next().unwrap_or(first).to_owned()), None),
+        _ => (
+            Some(first.split(';').next().unwrap_or(first).to_owned()),
+            None,
+        ),
     }
 }

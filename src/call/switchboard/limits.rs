@@ -111,7 +111,11 @@ mod tests {
         assert_eq!(l.admit(now, "a", &t), Ok(()));
         assert_eq!(l.admit(now, "a", &t), Err(LimitHit::Rate));
         let later = now + Duration::from_millis(500);
-        assert_eq!(l.admit(later, "a", &t), Ok(()), "half a second refills one token at 2/s");
+        assert_eq!(
+            l.admit(later, "a", &t),
+            Ok(()),
+            "half a second refills one token at 2/s"
+        );
         assert_eq!(l.admit(later, "a", &t), Err(LimitHit::Rate));
     }
 }

@@ -27,8 +27,8 @@ use crate::sip::reply;
 use crate::sip::transaction::{TransactionLayer, TxConfig, TxEvent, TxId};
 use crate::sip::{Peer, Transmit, Transport};
 
-pub use dialogs::CallId;
 use dialogs::Call;
+pub use dialogs::{CallId, reasons};
 use limits::TrunkLimits;
 use ports::PortPool;
 
@@ -36,15 +36,31 @@ use ports::PortPool;
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, PRACK";
 /// Option tags we support (RFC 3261 §19.2).
 pub const SUPPORTED: &str = "timer, 100rel";
-const KNOWN_UNSUPPORTED: [&str; 7] = ["REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "INFO"];
+const KNOWN_UNSUPPORTED: [&str; 7] = [
+    "REGISTER",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "PUBLISH",
+    "MESSAGE",
+    "REFER",
+    "INFO",
+];
 
 /// What the driver must do besides sending bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SwitchEvent {
     /// Bind `local` and send the RTP that arrives from `remote` back to it (echo service).
-    EchoStart { call: CallId, local: SocketAddr, remote: SocketAddr },
+    EchoStart {
+        call: CallId,
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
     /// The far end moved or changed direction (re-INVITE/UPDATE); `send` false while on hold.
-    EchoUpdate { call: CallId, remote: SocketAddr, send: bool },
+    EchoUpdate {
+        call: CallId,
+        remote: SocketAddr,
+        send: bool,
+    },
     /// Release the call's media.
     MediaStop { call: CallId },
     /// A call ended.
@@ -81,7 +97,13 @@ pub struct Switchboard {
 
 impl Switchboard {
     /// `unix_now` is wall-clock seconds at `now`, used only to date digest nonces.
-    pub fn new(cfg: Arc<Config>, metrics: Arc<Metrics>, local: LocalAddrs, now: Instant, unix_now: u64) -> Self {
+    pub fn new(
+        cfg: Arc<Config>,
+        metrics: Arc<Metrics>,
+        local: LocalAddrs,
+        now: Instant,
+        unix_now: u64,
+    ) -> Self {
         let s = &cfg.sip;
         let tx = TransactionLayer::new(TxConfig {
             t1: Duration::from_millis(s.t1_ms),
@@ -89,11 +111,10 @@ impl Switchboard {
             t4: Duration::from_millis(s.t4_ms),
             max_transactions: s.max_transactions,
         });
-        let secret: [u8; 32] = rand::random();
         Self {
             ports: PortPool::new(cfg.media.port_min, cfg.media.port_max),
             limits: TrunkLimits::default(),
-            nonces: NonceIssuer::new(secret.to_vec(), 300),
+            nonces: NonceIssuer::random(300),
             cfg,
             metrics,
             local,
@@ -114,15 +135,33 @@ impl Switchboard {
         match message::parse(bytes, self.cfg.sip.max_message_bytes) {
             Ok(Parsed::Response(resp)) => self.tx.handle_response(now, resp, peer),
             Ok(Parsed::Request(req)) => self.handle_request(now, req, peer),
-            Err(Malformed { error, request: Some(mut req) }) => {
-                self.metrics.sip_requests.with_label_values(&[req.method().to_string().as_str()]).inc();
+            Err(Malformed {
+                error,
+                request: Some(mut req),
+            }) => {
+                self.metrics
+                    .sip_requests
+                    .with_label_values(&[req.method().to_string().as_str()])
+                    .inc();
                 tracing::info!(%peer, %error, "malformed request, answering 400");
                 let to = reply::stamp_via_and_route(&mut req, peer);
-                let resp = reply::response(&req, 400, &format!("Bad Request ({error})"), None, &self.cfg.sip.user_agent);
+                let resp = reply::response(
+                    &req,
+                    400,
+                    &format!("Bad Request ({error})"),
+                    None,
+                    &self.cfg.sip.user_agent,
+                );
                 self.send_stateless(to, reply::finish(resp, vec![], None));
             }
-            Err(Malformed { error, request: None }) => {
-                self.metrics.sip_dropped.with_label_values(&[short_reason(error)]).inc();
+            Err(Malformed {
+                error,
+                request: None,
+            }) => {
+                self.metrics
+                    .sip_dropped
+                    .with_label_values(&[short_reason(error)])
+                    .inc();
                 tracing::debug!(%peer, %error, "unanswerable message dropped");
             }
         }
@@ -131,7 +170,10 @@ impl Switchboard {
 
     fn handle_request(&mut self, now: Instant, mut req: rsip::Request, source: Peer) {
         let method = req.method().to_string();
-        self.metrics.sip_requests.with_label_values(&[method.as_str()]).inc();
+        self.metrics
+            .sip_requests
+            .with_label_values(&[method.as_str()])
+            .inc();
         let peer = reply::stamp_via_and_route(&mut req, source);
         if *req.method() != rsip::Method::Ack {
             if let Ok(0) = req.max_forwards_header().and_then(|m| m.num()) {
@@ -183,7 +225,9 @@ impl Switchboard {
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front().or_else(|| self.tx.poll_transmit())
+        self.transmits
+            .pop_front()
+            .or_else(|| self.tx.poll_transmit())
     }
 
     pub fn poll_event(&mut self) -> Option<SwitchEvent> {
@@ -191,7 +235,10 @@ impl Switchboard {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let calls = self.calls.values().filter_map(|c| c.timer.as_ref().map(|t| t.poll_timeout()));
+        let calls = self
+            .calls
+            .values()
+            .filter_map(|c| c.timer.as_ref().map(|t| t.poll_timeout()));
         self.tx.poll_timeout().into_iter().chain(calls).min()
     }
 
@@ -226,9 +273,15 @@ impl Switchboard {
             _ if in_dialog => self.on_in_dialog(now, tx, req, peer),
             rsip::Method::Invite => self.on_invite(now, tx, req, peer),
             rsip::Method::Options => self.on_options(now, tx, &req, peer),
-            rsip::Method::Bye | rsip::Method::Update | rsip::Method::PRack => {
-                self.respond(now, tx, &req, 481, "Call/Transaction Does Not Exist", vec![], None)
-            }
+            rsip::Method::Bye | rsip::Method::Update | rsip::Method::PRack => self.respond(
+                now,
+                tx,
+                &req,
+                481,
+                "Call/Transaction Does Not Exist",
+                vec![],
+                None,
+            ),
             _ if KNOWN_UNSUPPORTED.contains(&method.as_str()) => {
                 let allow = reply::other("Allow", ALLOW);
                 self.respond(now, tx, &req, 405, "Method Not Allowed", vec![allow], None)
@@ -267,13 +320,23 @@ impl Switchboard {
     ) {
         let resp = reply::response(req, code, reason, Some(tag), &self.cfg.sip.user_agent);
         let resp = reply::finish(resp, extra, body);
-        self.metrics.sip_responses.with_label_values(&[code.to_string().as_str()]).inc();
+        self.metrics
+            .sip_responses
+            .with_label_values(&[code.to_string().as_str()])
+            .inc();
         if let Err(e) = self.tx.send_response(now, tx, resp) {
             tracing::warn!(error = %e, code, "could not send response");
         }
     }
 
-    fn reply_stateless(&mut self, req: &rsip::Request, peer: Peer, code: u16, reason: &str, extra: Vec<rsip::Header>) {
+    fn reply_stateless(
+        &mut self,
+        req: &rsip::Request,
+        peer: Peer,
+        code: u16,
+        reason: &str,
+        extra: Vec<rsip::Header>,
+    ) {
         let tag = self.new_tag();
         let resp = reply::response(req, code, reason, Some(&tag), &self.cfg.sip.user_agent);
         self.send_stateless(peer, reply::finish(resp, extra, None));

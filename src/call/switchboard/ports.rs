@@ -26,7 +26,11 @@ impl PortPool {
         let slots = (u32::from(self.max) - u32::from(self.min)) / 2 + 1;
         for _ in 0..slots {
             let port = self.next;
-            self.next = if u32::from(port) + 2 > u32::from(self.max) { self.min } else { port + 2 };
+            self.next = if u32::from(port) + 2 > u32::from(self.max) {
+                self.min
+            } else {
+                port + 2
+            };
             if self.used.insert(port) {
                 return Some(port);
             }
@@ -50,13 +54,20 @@ mod tests {
     #[test]
     fn even_ports_round_robin_and_exhaustion() {
         let mut p = PortPool::new(20000, 20005);
-        assert_eq!([p.take(), p.take(), p.take()], [Some(20000), Some(20002), Some(20004)]);
+        assert_eq!(
+            [p.take(), p.take(), p.take()],
+            [Some(20000), Some(20002), Some(20004)]
+        );
         assert_eq!(p.take(), None);
         p.release(20002);
         assert_eq!(p.take(), Some(20002));
         p.release(20000);
         p.release(20004);
-        assert_eq!(p.take(), Some(20004), "round robin continues after the last port handed out");
+        assert_eq!(
+            p.take(),
+            Some(20004),
+            "round robin continues after the last port handed out"
+        );
         assert_eq!(p.in_use(), 2);
     }
 }

@@ -1,0 +1,190 @@
+//! SIPp plays the carrier against the real daemon binary on loopback.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Daemon, TempDir, describe, scenario, sipp};
+
+/// A test config: trunk `carrier` admits 127.0.0.1 only; `with_credentials` adds a trunk
+/// that authenticates by digest instead of address.
+fn config(media_base: u16, with_credentials: bool) -> String {
+    let creds = if with_credentials {
+        "[trunks.authed]\ninbound_auth = { username = \"acme\", password = \"s3cret\" }\nnumbers = [\"+*\"]\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"
+[sip]
+bind_udp = "127.0.0.1:0"
+bind_tcp = "127.0.0.1:0"
+advertised_host = "127.0.0.1"
+digest_algorithms = ["MD5"]
+[http]
+bind = "127.0.0.1:0"
+[media]
+bind_ip = "127.0.0.1"
+advertised_ip = "127.0.0.1"
+port_min = {media_base}
+port_max = {max}
+rtp_timeout_s = 10
+[trunks.carrier]
+addresses = ["127.0.0.1/32"]
+destination = "127.0.0.1:5080"
+numbers = ["+*"]
+trusted = true
+{creds}
+[apps.demo]
+numbers = {{ "+14155550100" = "alice", "+14155550199" = "echo" }}
+trunks = ["carrier"]
+[apps.demo.roles.agent]
+allow = ["+1*"]
+deny = ["+1900*"]
+default_caller_id = "+14155550100"
+"#,
+        max = media_base + 999
+    )
+}
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+#[test]
+fn options_is_answered_with_allow_and_supported() {
+    let d = Daemon::start(&config(31000, false));
+    let dir = TempDir::new("options");
+    let sf = scenario("options.xml", &dir, &[]);
+    let out = sipp(
+        &sf,
+        d.sip_udp,
+        "127.0.0.1",
+        &["-s", "+14155550199", "-m", "3"],
+        LIMIT,
+    );
+    assert!(out.status.success(), "{}\n{}", describe(&out), d.log_text());
+}
+
+#[test]
+fn refusals_not_a_did_offline_endpoint_unknown_source() {
+    let d = Daemon::start(&config(32000, false));
+    let dir = TempDir::new("refusals");
+    for (code, did, ip) in [
+        ("404", "+14155559999", "127.0.0.1"),
+        ("480", "+14155550100", "127.0.0.1"),
+        ("403", "+14155550199", "127.0.0.2"),
+    ] {
+        let sf = scenario("invite_refused.xml", &dir, &[("CODE", code)]);
+        let out = sipp(&sf, d.sip_udp, ip, &["-s", did, "-m", "2"], LIMIT);
+        assert!(
+            out.status.success(),
+            "expected {code} for {did} from {ip}: {}\n{}",
+            describe(&out),
+            d.log_text()
+        );
+    }
+    let (code, metrics) = d.http_get("/metrics");
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("sip_responses_total{code=\"404\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sip_responses_total{code=\"403\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sip_requests_total{method=\"INVITE\"} 6"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("process_resident_memory_bytes"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("process_cpu_seconds_total"), "{metrics}");
+}
+
+#[test]
+fn digest_authenticated_invite_from_an_unlisted_address() {
+    let d = Daemon::start(&config(33000, true));
+    let dir = TempDir::new("digest");
+    let sf = scenario("digest_invite.xml", &dir, &[]);
+    let out = sipp(
+        &sf,
+        d.sip_udp,
+        "127.0.0.3",
+        &[
+            "-s",
+            "+14155550199",
+            "-m",
+            "2",
+            "-au",
+            "acme",
+            "-ap",
+            "s3cret",
+        ],
+        LIMIT,
+    );
+    assert!(out.status.success(), "{}\n{}", describe(&out), d.log_text());
+    let wrong = sipp(
+        &sf,
+        d.sip_udp,
+        "127.0.0.3",
+        &[
+            "-s",
+            "+14155550199",
+            "-m",
+            "1",
+            "-au",
+            "acme",
+            "-ap",
+            "nope",
+        ],
+        LIMIT,
+    );
+    assert!(
+        !wrong.status.success(),
+        "a wrong password must not get through"
+    );
+}
+
+#[test]
+fn reinvite_hold_and_session_refresh() {
+    let d = Daemon::start(&config(34000, false));
+    let dir = TempDir::new("reinvite");
+    let sf = scenario("reinvite_refresh.xml", &dir, &[]);
+    let out = sipp(
+        &sf,
+        d.sip_udp,
+        "127.0.0.1",
+        &["-s", "+14155550199", "-m", "2"],
+        LIMIT,
+    );
+    assert!(out.status.success(), "{}\n{}", describe(&out), d.log_text());
+}
+
+#[test]
+fn tcp_transport_answers_options() {
+    let d = Daemon::start(&config(35000, false));
+    let tcp = d.sip_tcp.expect("TCP listener");
+    let dir = TempDir::new("tcp");
+    let sf = scenario("options.xml", &dir, &[]);
+    let out = sipp(
+        &sf,
+        tcp,
+        "127.0.0.1",
+        &["-s", "+14155550199", "-m", "3", "-t", "t1"],
+        LIMIT,
+    );
+    assert!(out.status.success(), "{}\n{}", describe(&out), d.log_text());
+}
+
+#[test]
+fn healthz_and_sigterm_drain() {
+    let mut d = Daemon::start(&config(36000, false));
+    assert_eq!(d.http_get("/healthz").0, 200);
+    let status = d
+        .signal("TERM")
+        .expect("daemon exits on SIGTERM with no calls");
+    assert!(status.success(), "{status:?}\n{}", d.log_text());
+    assert!(d.log_text().contains("draining"), "{}", d.log_text());
+}
