@@ -201,7 +201,8 @@ mod tests {
             "SIP/2.0/UDP ",
             "//",
             "/ / /;;",
-            "é/é/é é",
+            "é/é/é",
+            "SIP/2.0/UDP ;branch=z9hG4bK",
         ] {
             assert_eq!(parse_via(raw), None, "{raw:?}");
         }

@@ -27,10 +27,10 @@ pub struct TxStats {
 
 #[derive(Debug)]
 enum Machine {
-    ClientInvite(ClientInvite),
-    ClientNonInvite(ClientNonInvite),
-    ServerInvite(ServerInvite),
-    ServerNonInvite(ServerNonInvite),
+    InviteClient(ClientInvite),
+    NonInviteClient(ClientNonInvite),
+    InviteServer(ServerInvite),
+    NonInviteServer(ServerNonInvite),
 }
 
 #[derive(Debug)]
@@ -145,9 +145,9 @@ impl TransactionLayer {
         };
         let (machine, ack_key) = if request.method == Method::Invite {
             let m = ServerInvite::start(&mut common, &mut self.io.ctx(now));
-            (Machine::ServerInvite(m), Some((call_id.into(), seq)))
+            (Machine::InviteServer(m), Some((call_id.into(), seq)))
         } else {
-            (Machine::ServerNonInvite(ServerNonInvite::start()), None)
+            (Machine::NonInviteServer(ServerNonInvite::start()), None)
         };
         self.servers.insert(key.clone(), id);
         self.txs.insert(
@@ -181,7 +181,7 @@ impl TransactionLayer {
         let mut ctx = self.io.ctx(now);
         let c = &mut tx.common;
         match (&mut tx.machine, request.method == Method::Ack) {
-            (Machine::ServerInvite(m), true) => match m.on_ack(c, &mut ctx) {
+            (Machine::InviteServer(m), true) => match m.on_ack(c, &mut ctx) {
                 AckOutcome::Absorbed => self.stats.absorbed_requests += 1,
                 AckOutcome::Terminate => {
                     self.stats.absorbed_requests += 1;
@@ -199,11 +199,11 @@ impl TransactionLayer {
                     });
                 }
             },
-            (Machine::ServerInvite(m), false) => {
+            (Machine::InviteServer(m), false) => {
                 m.on_retransmit(c, &mut ctx);
                 self.stats.absorbed_requests += 1;
             }
-            (Machine::ServerNonInvite(m), _) => {
+            (Machine::NonInviteServer(m), _) => {
                 m.on_retransmit(c, &mut ctx);
                 self.stats.absorbed_requests += 1;
             }
@@ -215,7 +215,7 @@ impl TransactionLayer {
     /// The dialog's ACK for a 2xx reached an Accepted INVITE server transaction.
     fn ack_accepted(&mut self, now: Instant, id: TxId) {
         if let Some(tx) = self.txs.get_mut(&id)
-            && let Machine::ServerInvite(m) = &mut tx.machine
+            && let Machine::InviteServer(m) = &mut tx.machine
         {
             let _ = m.on_ack(&mut tx.common, &mut self.io.ctx(now));
         }
@@ -232,8 +232,8 @@ impl TransactionLayer {
         let id = tx.common.id;
         let mut ctx = self.io.ctx(now);
         let step = match &mut tx.machine {
-            Machine::ClientInvite(m) => m.on_response(&mut tx.common, &mut ctx, response),
-            Machine::ClientNonInvite(m) => m.on_response(&mut tx.common, &mut ctx, response),
+            Machine::InviteClient(m) => m.on_response(&mut tx.common, &mut ctx, response),
+            Machine::NonInviteClient(m) => m.on_response(&mut tx.common, &mut ctx, response),
             _ => Step::Continue, // unreachable: the client index only names client transactions
         };
         self.apply(id, step);
@@ -278,9 +278,9 @@ impl TransactionLayer {
         };
         let mut ctx = self.io.ctx(now);
         let machine = if invite {
-            Machine::ClientInvite(ClientInvite::start(&mut common, &mut ctx))
+            Machine::InviteClient(ClientInvite::start(&mut common, &mut ctx))
         } else {
-            Machine::ClientNonInvite(ClientNonInvite::start(&mut common, &mut ctx))
+            Machine::NonInviteClient(ClientNonInvite::start(&mut common, &mut ctx))
         };
         self.clients.insert(key.clone(), id);
         let index = IndexKey::Client(key);
@@ -307,7 +307,7 @@ impl TransactionLayer {
         let mut ctx = self.io.ctx(now);
         let c = &mut entry.common;
         let step = match &mut entry.machine {
-            Machine::ServerInvite(m) => {
+            Machine::InviteServer(m) => {
                 let step = m.send_response(c, &mut ctx, &response)?;
                 if m.state() == TxState::Accepted
                     && !m.acked()
@@ -317,7 +317,7 @@ impl TransactionLayer {
                 }
                 step
             }
-            Machine::ServerNonInvite(m) => m.send_response(c, &mut ctx, &response)?,
+            Machine::NonInviteServer(m) => m.send_response(c, &mut ctx, &response)?,
             _ => return Err(TxError::InvalidState("not a server transaction")),
         };
         self.apply(tx, step);
@@ -340,10 +340,10 @@ impl TransactionLayer {
             let mut ctx = self.io.ctx(at);
             let c = &mut tx.common;
             let step = match &mut tx.machine {
-                Machine::ClientInvite(m) => m.on_timer(c, &mut ctx, kind),
-                Machine::ClientNonInvite(m) => m.on_timer(c, &mut ctx, kind),
-                Machine::ServerInvite(m) => m.on_timer(c, &mut ctx, kind),
-                Machine::ServerNonInvite(m) => m.on_timer(kind),
+                Machine::InviteClient(m) => m.on_timer(c, &mut ctx, kind),
+                Machine::NonInviteClient(m) => m.on_timer(c, &mut ctx, kind),
+                Machine::InviteServer(m) => m.on_timer(c, &mut ctx, kind),
+                Machine::NonInviteServer(m) => m.on_timer(kind),
             };
             self.apply(id, step);
         }
@@ -382,7 +382,7 @@ impl TransactionLayer {
         key.method = MethodKey::of(Method::Invite);
         let id = *self.servers.get(&key)?;
         let tx = self.txs.get(&id)?;
-        matches!(tx.machine, Machine::ServerInvite(_)).then_some(id)
+        matches!(tx.machine, Machine::InviteServer(_)).then_some(id)
     }
 
     /// The request that created a transaction.
@@ -394,10 +394,10 @@ impl TransactionLayer {
     pub fn state_of(&self, tx: TxId) -> Option<TxState> {
         let t = self.txs.get(&tx)?;
         Some(match &t.machine {
-            Machine::ClientInvite(m) => m.state(),
-            Machine::ClientNonInvite(m) => m.state(),
-            Machine::ServerInvite(m) => m.state(),
-            Machine::ServerNonInvite(m) => m.state(),
+            Machine::InviteClient(m) => m.state(),
+            Machine::NonInviteClient(m) => m.state(),
+            Machine::InviteServer(m) => m.state(),
+            Machine::NonInviteServer(m) => m.state(),
         })
     }
 

@@ -63,10 +63,10 @@ impl ServerInvite {
 
     /// A retransmitted INVITE: replay the last provisional (Proceeding) or final (Completed).
     pub(crate) fn on_retransmit(&mut self, c: &mut Common, ctx: &mut Ctx<'_>) {
-        if matches!(self.state, State::Proceeding | State::Completed) {
-            if let Some(last) = &self.last {
-                ctx.send(c.peer, last.clone());
-            }
+        if matches!(self.state, State::Proceeding | State::Completed)
+            && let Some(last) = &self.last
+        {
+            ctx.send(c.peer, last.clone());
         }
     }
 
