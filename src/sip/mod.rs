@@ -6,6 +6,7 @@ pub mod digest;
 pub mod framing;
 pub mod message;
 pub mod reply;
+pub mod session_timer;
 pub mod transaction;
 pub mod transport;
 
