@@ -10,7 +10,7 @@ use support::{Daemon, TempDir, describe, scenario, sipp};
 /// that authenticates by digest instead of address.
 fn config(media_base: u16, with_credentials: bool) -> String {
     let creds = if with_credentials {
-        "[trunks.authed]\ninbound_auth = { username = \"acme\", password = \"s3cret\" }\nnumbers = [\"+*\"]\n"
+        "[trunks.authed]\ninbound_auth = { username = \"acme\", password = \"s3cret\" }\n"
     } else {
         ""
     };

@@ -38,6 +38,8 @@ pub enum ParseError {
     CSeqMethodMismatch,
     #[error("bad Max-Forwards")]
     BadMaxForwards,
+    #[error("unknown method")]
+    UnknownMethod,
 }
 
 /// A parsed message, or the reason it was refused plus the request if it can be answered.
@@ -51,6 +53,8 @@ pub struct Malformed {
     pub error: ParseError,
     /// Present when enough of a request survived to address a 400 reply.
     pub request: Option<rsip::Request>,
+    /// For `UnknownMethod`: the normalised header block, to answer 501 from.
+    pub raw_head: Option<String>,
 }
 
 /// Parses and validates one complete message.
@@ -58,6 +62,7 @@ pub fn parse(bytes: &[u8], max_len: usize) -> Result<Parsed, Malformed> {
     let bare = |error| Malformed {
         error,
         request: None,
+        raw_head: None,
     };
     if bytes.len() > max_len {
         return Err(bare(ParseError::TooLarge));
@@ -72,7 +77,7 @@ pub fn parse(bytes: &[u8], max_len: usize) -> Result<Parsed, Malformed> {
         ContentLength::Value(n) if n > available => return Err(bare(ParseError::BodyTooShort)),
         ContentLength::Value(n) => n,
     };
-    let mut raw = text.into_bytes();
+    let mut raw = text.clone().into_bytes();
     raw.extend_from_slice(b"\r\n");
     raw.extend_from_slice(&bytes[body_start..body_start + body_len]);
     match rsip::SipMessage::try_from(raw) {
@@ -83,6 +88,7 @@ pub fn parse(bytes: &[u8], max_len: usize) -> Result<Parsed, Malformed> {
                 Err(Malformed {
                     error,
                     request: answerable.then_some(req),
+                    raw_head: None,
                 })
             }
         },
@@ -90,8 +96,29 @@ pub fn parse(bytes: &[u8], max_len: usize) -> Result<Parsed, Malformed> {
             Ok(()) => Ok(Parsed::Response(resp)),
             Err(error) => Err(bare(error)),
         },
+        Err(_) if is_request_line(text.lines().next().unwrap_or("")) => Err(Malformed {
+            error: ParseError::UnknownMethod,
+            request: None,
+            raw_head: Some(text),
+        }),
         Err(_) => Err(bare(ParseError::BadStartLine)),
     }
+}
+
+/// `TOKEN SP sip:… SP SIP/2.0`: a request rsip refused only for its method.
+fn is_request_line(line: &str) -> bool {
+    let mut parts = line.split(' ');
+    let (Some(method), Some(uri), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    !method.is_empty()
+        && method
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
+        && (uri.starts_with("sip:") || uri.starts_with("sips:") || uri.starts_with("tel:"))
+        && version == "SIP/2.0"
 }
 
 /// Returns (end of the header block, start of the body): the blank line is CRLFCRLF, or LFLF

@@ -122,3 +122,41 @@ pub fn stamp_via_and_route(req: &mut rsip::Request, source: Peer) -> Peer {
         }
     }
 }
+
+/// A response built from a raw header block (for requests rsip cannot represent, such as
+/// unknown methods): Via, From, To, Call-ID and CSeq lines copied, a To tag added.
+pub fn raw_response(
+    head: &str,
+    code: u16,
+    reason: &str,
+    to_tag: &str,
+    server: &str,
+) -> Option<String> {
+    let mut out = format!("SIP/2.0 {code} {reason}\r\n");
+    let mut have = [false; 5];
+    for line in head.lines().skip(1) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let idx = ["via", "from", "to", "call-id", "cseq"]
+            .iter()
+            .position(|n| name.trim().eq_ignore_ascii_case(n));
+        let Some(i) = idx else { continue };
+        have[i] = true;
+        if i == 2 && !value.contains("tag=") {
+            out.push_str(&format!(
+                "{}:{};tag={to_tag}\r\n",
+                name.trim(),
+                value.trim_end()
+            ));
+        } else {
+            out.push_str(line.trim_end());
+            out.push_str("\r\n");
+        }
+    }
+    if have.iter().any(|h| !h) {
+        return None;
+    }
+    out.push_str(&format!("Server: {server}\r\nContent-Length: 0\r\n\r\n"));
+    Some(out)
+}

@@ -5,14 +5,13 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use bytes::Bytes;
 use rsip::prelude::*;
 
 use crate::call::sdp::{self, TrunkOffer};
 use crate::policy::EndReason;
 use crate::sip::dialog::Dialog;
 use crate::sip::reply;
-use crate::sip::session_timer::{SessionTimer, SessionTimerAction};
+use crate::sip::session_timer::SessionTimer;
 use crate::sip::transaction::TxId;
 use crate::sip::{Peer, Transport};
 
@@ -178,7 +177,7 @@ impl Switchboard {
     /// A re-INVITE or UPDATE: new SDP (hold/resume, address change) and/or a session refresh.
     fn on_refresh(&mut self, now: Instant, tx: TxId, req: rsip::Request, id: CallId, tag: String) {
         let (se, min_se) = (self.cfg.sip.session_expires_s, self.cfg.sip.min_se_s);
-        let negotiated = match crate::sip::session_timer::negotiate_uas(&req, se, min_se) {
+        let negotiated = match super::timers::negotiate(&req, se, min_se) {
             Ok(t) => t,
             Err(min) => {
                 let h = reply::other("Min-SE", min.to_string());
@@ -225,9 +224,8 @@ impl Switchboard {
         ];
         match negotiated {
             Some(t) => {
-                headers.push(reply::other("Require", "timer"));
-                headers.push(reply::other("Session-Expires", t.header_value()));
-                call.timer = Some(SessionTimer::new(now, t.interval, t.we_refresh));
+                headers.extend(super::timers::headers(&t));
+                call.timer = Some(t.timer(now));
             }
             None => call.timer = None,
         }
@@ -266,9 +264,10 @@ impl Switchboard {
         }
     }
 
-    pub(super) fn on_client_response(&mut self, _now: Instant, tx: TxId, resp: rsip::Response) {
+    pub(super) fn on_client_response(&mut self, now: Instant, tx: TxId, resp: rsip::Response) {
         let code = resp.status_code().code();
         if code >= 200 {
+            self.on_refresh_answer(now, tx, code);
             if let Some(id) = self.client_tx.remove(&tx) {
                 tracing::debug!(call = %id, code, "final response to our request");
             }
@@ -278,21 +277,6 @@ impl Switchboard {
     pub(super) fn on_client_timeout(&mut self, _now: Instant, tx: TxId) {
         if let Some(id) = self.client_tx.remove(&tx) {
             tracing::info!(call = %id, "our in-dialog request timed out");
-        }
-    }
-
-    pub(super) fn check_session_timers(&mut self, now: Instant) {
-        let mut expired = Vec::new();
-        for call in self.calls.values_mut() {
-            if let Some(timer) = call.timer.as_mut() {
-                if let Some(SessionTimerAction::Expire) = timer.handle_timeout(now) {
-                    expired.push(call.id.clone());
-                }
-            }
-        }
-        for id in expired {
-            tracing::info!(call = %id, "session timer expired, ending call");
-            self.end_call(now, &id, reasons::SESSION_EXPIRED, true);
         }
     }
 
@@ -352,11 +336,6 @@ impl Switchboard {
             call: id.clone(),
             reason,
         });
-    }
-
-    #[allow(dead_code)]
-    fn send_raw(&mut self, peer: Peer, bytes: Bytes) {
-        self.tx.send_stateless(peer, bytes);
     }
 }
 

@@ -10,7 +10,6 @@ use crate::policy::{self, InboundAuth, InboundDecision, InboundRequest, Target};
 use crate::sip::Peer;
 use crate::sip::message::{header_value, option_tags};
 use crate::sip::reply;
-use crate::sip::session_timer::{self, SessionTimer};
 use crate::sip::transaction::TxId;
 
 use super::admission::AuthOutcome;
@@ -165,7 +164,7 @@ impl Switchboard {
                 );
             }
         };
-        let timer = match session_timer::negotiate_uas(
+        let timer = match super::timers::negotiate(
             &req,
             self.cfg.sip.session_expires_s,
             self.cfg.sip.min_se_s,
@@ -225,8 +224,7 @@ impl Switchboard {
             reply::other("Supported", SUPPORTED),
         ];
         if let Some(t) = &timer {
-            headers.push(reply::other("Require", "timer"));
-            headers.push(reply::other("Session-Expires", t.header_value()));
+            headers.extend(super::timers::headers(t));
         }
         let dialog = match crate::sip::dialog::Dialog::uas(&req, &tag, contact.clone()) {
             Ok(d) => d,
@@ -266,7 +264,7 @@ impl Switchboard {
             session_id,
             sdp_version: 1,
             offer: offer.clone(),
-            timer: timer.map(|t| SessionTimer::new(now, t.interval, t.we_refresh)),
+            timer: timer.map(|t| t.timer(now)),
         };
         tracing::info!(call = %id, %peer, local = %local_media, remote = %offer.remote, "echo call answered");
         self.call_by_tx.insert(tx, id.clone());

@@ -57,6 +57,7 @@ impl TrunkLimits {
         }
     }
 
+    #[cfg(test)]
     pub fn active(&self, name: &str) -> u32 {
         self.trunks.get(name).map_or(0, |u| u.active)
     }
@@ -76,17 +77,14 @@ mod tests {
     use super::*;
 
     fn trunk(conc: u32, cps: u32) -> TrunkConfig {
-        TrunkConfig {
-            addresses: vec![],
-            inbound_auth: None,
-            destination: None,
-            transport: Default::default(),
-            outbound_auth: None,
-            numbers: vec![],
-            trusted: false,
-            max_concurrent_calls: conc,
-            max_calls_per_second: cps,
-        }
+        let mut t: TrunkConfig = toml_trunk();
+        t.max_concurrent_calls = conc;
+        t.max_calls_per_second = cps;
+        t
+    }
+
+    fn toml_trunk() -> TrunkConfig {
+        serde_json::from_str(r#"{"destination": "127.0.0.1:5060"}"#).expect("minimal trunk")
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod limits;
 mod ports;
 #[cfg(test)]
 mod tests;
+mod timers;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -85,6 +86,8 @@ pub struct Switchboard {
     call_by_tx: HashMap<TxId, CallId>,
     /// Our client transactions (BYE, refreshes) and the call they belong to.
     client_tx: HashMap<TxId, CallId>,
+    /// Our session refreshes (UPDATE) in flight.
+    refreshes: HashMap<TxId, CallId>,
     nonces: NonceIssuer,
     ports: PortPool,
     limits: TrunkLimits,
@@ -122,6 +125,7 @@ impl Switchboard {
             calls: HashMap::new(),
             call_by_tx: HashMap::new(),
             client_tx: HashMap::new(),
+            refreshes: HashMap::new(),
             draining: false,
             started: (now, unix_now),
             events: VecDeque::new(),
@@ -138,6 +142,7 @@ impl Switchboard {
             Err(Malformed {
                 error,
                 request: Some(mut req),
+                ..
             }) => {
                 self.metrics
                     .sip_requests
@@ -155,8 +160,27 @@ impl Switchboard {
                 self.send_stateless(to, reply::finish(resp, vec![], None));
             }
             Err(Malformed {
+                raw_head: Some(head),
+                ..
+            }) => {
+                self.metrics
+                    .sip_requests
+                    .with_label_values(&["other"])
+                    .inc();
+                let tag = self.new_tag();
+                let ua = self.cfg.sip.user_agent.clone();
+                if let Some(text) = reply::raw_response(&head, 501, "Not Implemented", &tag, &ua) {
+                    self.metrics.sip_responses.with_label_values(&["501"]).inc();
+                    self.transmits.push_back(Transmit {
+                        peer,
+                        bytes: Bytes::from(text),
+                    });
+                }
+            }
+            Err(Malformed {
                 error,
                 request: None,
+                ..
             }) => {
                 self.metrics
                     .sip_dropped
@@ -238,7 +262,7 @@ impl Switchboard {
         let calls = self
             .calls
             .values()
-            .filter_map(|c| c.timer.as_ref().map(|t| t.poll_timeout()));
+            .filter_map(|c| c.timer.as_ref().and_then(|t| t.poll_timeout()));
         self.tx.poll_timeout().into_iter().chain(calls).min()
     }
 
@@ -251,6 +275,7 @@ impl Switchboard {
                 TxEvent::AckTimeout { tx } => self.on_ack_timeout(now, tx),
                 TxEvent::Terminated { tx } => {
                     self.client_tx.remove(&tx);
+                    self.refreshes.remove(&tx);
                 }
             }
         }

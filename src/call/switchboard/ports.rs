@@ -42,6 +42,7 @@ impl PortPool {
         self.used.remove(&port);
     }
 
+    #[cfg(test)]
     pub fn in_use(&self) -> usize {
         self.used.len()
     }

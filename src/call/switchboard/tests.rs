@@ -27,7 +27,6 @@ destination = "10.1.0.1:5060"
 numbers = ["+*"]
 [trunks.authed]
 inbound_auth = { username = "acme", password = "s3cret" }
-numbers = ["+*"]
 [apps.demo]
 numbers = { "+14155550100" = "alice", "+14155550199" = "echo" }
 trunks = ["carrier"]
