@@ -30,7 +30,6 @@ port_min = {MEDIA_MIN}
 port_max = {MEDIA_MAX}
 [trunks.carrier]
 addresses = ["127.0.0.1/32"]
-numbers = ["+*"]
 [apps.demo]
 numbers = {{ "+14155550199" = "echo" }}
 "#
