@@ -75,7 +75,8 @@ trunks = ["carrier_edge"]
 allow = ["*"]
 "#;
 
-/// Which configuration a case runs against.
+/// Which configuration a case runs against. (Each test crate uses only some variants.)
+#[allow(dead_code)]
 #[derive(Debug, Clone, Copy)]
 pub enum Fixture {
     /// [`BASE`].
