@@ -184,12 +184,21 @@ fn canonical(ip: IpAddr) -> IpAddr {
 
 /// The app owning `did` and the endpoint id it is assigned to.
 pub fn find_did<'c>(cfg: &'c Config, did: &E164) -> Option<(&'c str, &'c str)> {
-    cfg.apps.iter().find_map(|(app_name, app)| {
-        app.numbers
-            .iter()
-            .find(|(k, _)| E164::parse(k).is_ok_and(|k| &k == did))
-            .map(|(_, endpoint)| (app_name.as_str(), endpoint.trim()))
-    })
+    // Keys are usually written canonically: look them up first, then scan other spellings.
+    let exact = cfg
+        .apps
+        .iter()
+        .find_map(|(name, app)| app.numbers.get(did.as_str()).map(|e| (name, e)));
+    exact
+        .or_else(|| {
+            cfg.apps.iter().find_map(|(name, app)| {
+                app.numbers
+                    .iter()
+                    .find(|(k, _)| E164::parse(k).is_ok_and(|k| &k == did))
+                    .map(|(_, e)| (name, e))
+            })
+        })
+        .map(|(name, e)| (name.as_str(), e.trim()))
 }
 
 /// The trunk whose inbound digest username is `username`, and its credentials.
