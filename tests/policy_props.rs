@@ -7,7 +7,8 @@ mod policy_fixture;
 use proptest::prelude::*;
 use pstn_bridge::config::Config;
 use pstn_bridge::policy::{
-    CallerIdChoice, E164, OutboundDecision, OutboundRequest, Rejection, decide_outbound,
+    CallerIdChoice, E164, InboundAuth, InboundDecision, InboundRequest, NumberPattern,
+    OutboundDecision, OutboundRequest, Rejection, Target, decide_inbound, decide_outbound,
 };
 
 // ---------------------------------------------------------------- reference model
@@ -191,5 +192,80 @@ proptest! {
         let mut cfg = fixture();
         let got = decide(&mut cfg, &allow, &deny, &dialled);
         prop_assert_eq!(got, OutboundDecision::Reject(Rejection::DeniedNumber));
+    }
+
+    /// Nothing a peer or an endpoint sends panics the policy: any text in any field.
+    #[test]
+    fn arbitrary_input_never_panics(
+        to in prop_oneof![any::<String>(), "(sip:|tel:|%2B|\\+|<)[%0-9a-fA-F+;@:<> .-]{0,30}"],
+        from in any::<String>(),
+        pai in proptest::option::of(any::<String>()),
+        privacy_id in any::<bool>(),
+    ) {
+        let cfg = fixture();
+        let _ = E164::parse(&to);
+        let _ = NumberPattern::parse(&to);
+        let req = InboundRequest {
+            source: "192.0.2.7".parse().expect("literal address"),
+            to: &to,
+            from: &from,
+            from_name: Some(&from),
+            pai: pai.as_deref(),
+            pai_name: pai.as_deref(),
+            privacy_id,
+            auth: InboundAuth::None,
+        };
+        let _ = decide_inbound(&cfg, &req);
+        let scopes = ["pstn".to_owned()];
+        for caller_id in [CallerIdChoice::Default, CallerIdChoice::Explicit(from.clone()), CallerIdChoice::Anonymous] {
+            let req = OutboundRequest { app: "shop", role: "agent", endpoint: "p", scopes: &scopes, to: &to, caller_id };
+            let _ = decide_outbound(&cfg, &req);
+        }
+    }
+
+    /// The caller shown for an inbound call: nothing under `Privacy: id`, else PAI from a
+    /// trusted trunk, else From; the DID in any spelling reaches the endpoint assigned to it.
+    #[test]
+    fn inbound_caller_and_did_agree_with_the_reference(
+        (from, from_spelled) in digits().prop_flat_map(|d| (Just(format!("+{d}")), spelling(d))),
+        (pai, pai_spelled) in digits().prop_flat_map(|d| (Just(format!("+{d}")), spelling(d))),
+        (did, did_spelled) in prop_oneof![Just("14155550100"), Just("14155550101"), Just("442079460000"), Just("16175550100"), Just("14155550111")]
+            .prop_flat_map(|d| (Just(format!("+{d}")), spelling(d.to_owned()))),
+        trusted in any::<bool>(),
+        privacy_id in any::<bool>(),
+    ) {
+        // Reference: the fixture's DIDs, and which source address is a trusted trunk's.
+        let owner = |d: &str| match d {
+            "+14155550100" => Some("alice"),
+            "+14155550101" => Some("bob"),
+            "+442079460000" => Some("echo"),
+            "+16175550100" => Some("carol"),
+            _ => None,
+        };
+        let source = if trusted { "192.0.2.7" } else { "192.0.2.200" };
+        let want_number = if privacy_id { None } else if trusted { Some(pai.clone()) } else { Some(from.clone()) };
+
+        let cfg = fixture();
+        let req = InboundRequest {
+            source: source.parse().expect("literal address"),
+            to: &did_spelled,
+            from: &from_spelled,
+            from_name: None,
+            pai: Some(&pai_spelled),
+            pai_name: None,
+            privacy_id,
+            auth: InboundAuth::None,
+        };
+        match (owner(&did), decide_inbound(&cfg, &req)) {
+            (Some(endpoint), InboundDecision::Route { did: d, target, caller_id, .. }) => {
+                prop_assert_eq!(d.to_string(), did);
+                let got = match target { Target::Endpoint(e) => e, Target::Echo => "echo".to_owned() };
+                prop_assert_eq!(got, endpoint);
+                prop_assert_eq!(caller_id.number, want_number);
+                prop_assert_eq!(caller_id.name, None);
+            }
+            (None, InboundDecision::Reject(Rejection::NotADid)) => {}
+            (want, got) => prop_assert!(false, "reference {:?}, got {:?}", want, got),
+        }
     }
 }
