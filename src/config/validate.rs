@@ -47,7 +47,7 @@ pub fn validate(cfg: &Config) -> Result<(), Invalid> {
         ));
     }
     let m = &cfg.media;
-    if m.port_min == 0 || m.port_min > m.port_max || m.port_min % 2 != 0 {
+    if m.port_min == 0 || m.port_min > m.port_max || !m.port_min.is_multiple_of(2) {
         return Err((
             "media.port_min".into(),
             format!(

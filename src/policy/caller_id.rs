@@ -81,9 +81,11 @@ impl OutboundIdentity {
 
 /// Does the app own `n` (as a DID key, in any spelling)?
 pub fn app_owns(app: &AppConfig, n: &E164) -> bool {
-    app.numbers
-        .keys()
-        .any(|k| E164::parse(k).is_ok_and(|k| &k == n))
+    app.numbers.contains_key(n.as_str())
+        || app
+            .numbers
+            .keys()
+            .any(|k| E164::parse(k).is_ok_and(|k| &k == n))
 }
 
 /// The caller ID used when the endpoint gives none: the role's default (if the app owns

@@ -107,6 +107,7 @@ impl E164 {
 
     /// `14155551234`.
     pub fn digits(&self) -> &str {
+        // Invariant: built only by `from_digits`, always `+` (one byte) then ASCII digits.
         &self.0[1..]
     }
 

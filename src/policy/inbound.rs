@@ -98,7 +98,8 @@ impl InboundDecision {
 pub fn decide_inbound(cfg: &Config, req: &InboundRequest) -> InboundDecision {
     let (trunk_name, trunk) = match identify_trunk(cfg, req) {
         Ok(t) => t,
-        Err(d) => return d,
+        Err(Unadmitted::Challenge) => return InboundDecision::Challenge,
+        Err(Unadmitted::Reject(r)) => return InboundDecision::Reject(r),
     };
     let did = match E164::parse_with(req.to, trunk.national.as_ref()) {
         Ok(n) => n,
@@ -130,24 +131,30 @@ pub fn decide_inbound(cfg: &Config, req: &InboundRequest) -> InboundDecision {
     }
 }
 
+/// Why no trunk admits a request.
+enum Unadmitted {
+    Challenge,
+    Reject(Rejection),
+}
+
 fn identify_trunk<'c>(
     cfg: &'c Config,
     req: &InboundRequest,
-) -> Result<(&'c str, &'c TrunkConfig), InboundDecision> {
+) -> Result<(&'c str, &'c TrunkConfig), Unadmitted> {
     match &req.auth {
-        InboundAuth::Failed => Err(InboundDecision::Reject(Rejection::BadCredentials)),
+        InboundAuth::Failed => Err(Unadmitted::Reject(Rejection::BadCredentials)),
         InboundAuth::Verified { trunk } => cfg
             .trunks
             .get_key_value(trunk.to_ascii_lowercase().as_str())
             .filter(|(_, t)| t.inbound_auth.is_some())
             .map(|(k, t)| (k.as_str(), t))
-            .ok_or(InboundDecision::Reject(Rejection::BadCredentials)),
+            .ok_or(Unadmitted::Reject(Rejection::BadCredentials)),
         InboundAuth::None => match trunk_by_source(cfg, req.source) {
             Some(t) => Ok(t),
             None if cfg.trunks.values().any(|t| t.inbound_auth.is_some()) => {
-                Err(InboundDecision::Challenge)
+                Err(Unadmitted::Challenge)
             }
-            None => Err(InboundDecision::Reject(Rejection::UnknownSource)),
+            None => Err(Unadmitted::Reject(Rejection::UnknownSource)),
         },
     }
 }
@@ -177,12 +184,21 @@ fn canonical(ip: IpAddr) -> IpAddr {
 
 /// The app owning `did` and the endpoint id it is assigned to.
 pub fn find_did<'c>(cfg: &'c Config, did: &E164) -> Option<(&'c str, &'c str)> {
-    cfg.apps.iter().find_map(|(app_name, app)| {
-        app.numbers
-            .iter()
-            .find(|(k, _)| E164::parse(k).is_ok_and(|k| &k == did))
-            .map(|(_, endpoint)| (app_name.as_str(), endpoint.trim()))
-    })
+    // Keys are usually written canonically: look them up first, then scan other spellings.
+    let exact = cfg
+        .apps
+        .iter()
+        .find_map(|(name, app)| app.numbers.get(did.as_str()).map(|e| (name, e)));
+    exact
+        .or_else(|| {
+            cfg.apps.iter().find_map(|(name, app)| {
+                app.numbers
+                    .iter()
+                    .find(|(k, _)| E164::parse(k).is_ok_and(|k| &k == did))
+                    .map(|(_, e)| (name, e))
+            })
+        })
+        .map(|(name, e)| (name.as_str(), e.trim()))
 }
 
 /// The trunk whose inbound digest username is `username`, and its credentials.

@@ -125,14 +125,14 @@ pub fn validate_policy(cfg: &Config) -> Check {
         if let Some(n) = &trunk.national {
             check_national(n, &key("national"))?;
         }
-        if let Some(c) = &trunk.inbound_auth {
-            if let Some(other) = usernames.insert(&c.username, name) {
-                return Err(PolicyConfigError::DuplicateUsername {
-                    key: key("inbound_auth.username"),
-                    username: c.username.clone(),
-                    other: other.to_owned(),
-                });
-            }
+        if let Some(c) = &trunk.inbound_auth
+            && let Some(other) = usernames.insert(&c.username, name)
+        {
+            return Err(PolicyConfigError::DuplicateUsername {
+                key: key("inbound_auth.username"),
+                username: c.username.clone(),
+                other: other.to_owned(),
+            });
         }
     }
     check_apps(cfg)
