@@ -3,6 +3,7 @@
 
 pub mod dialog;
 pub mod digest;
+pub mod reliable;
 pub mod session_timer;
 pub mod transaction;
 pub mod transport;
