@@ -161,8 +161,12 @@ impl ReliableProvisionals {
     /// Stamps `Require: 100rel` and the next `RSeq` on a 101–199 response.
     /// Returns it to send now, or `None` if queued behind an unacknowledged one
     /// (then it comes out of [`ReliableProvisionals::poll_output`] after the PRACK).
+    /// Other statuses pass through untouched.
     pub fn send(&mut self, now: Instant, mut response: Response) -> Option<Response> {
         self.last_now = Some(now);
+        if !matches!(response.status_code.code(), 101..=199) {
+            return Some(response);
+        }
         if !requires_100rel(&response.headers) {
             let existing = response.headers.iter_mut().find_map(|h| match h {
                 Header::Require(r) => Some(r),

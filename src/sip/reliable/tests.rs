@@ -69,6 +69,8 @@ fn stamps_require_and_consecutive_rseq() {
     let second = rp.send(t0, provisional(183, "", "")).unwrap();
     assert_eq!(make_rack(&second).as_deref(), Some("776657 314159 INVITE"));
 
+    let trying = provisional(100, "", "");
+    assert_eq!(rp.send(t0, trying.clone()), Some(trying));
     let random = ReliableProvisionals::new(T1)
         .send(t0, provisional(180, "", ""))
         .unwrap();
