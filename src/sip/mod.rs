@@ -5,6 +5,7 @@ pub mod dialog;
 pub mod digest;
 pub mod framing;
 pub mod message;
+pub mod reliable;
 pub mod reply;
 pub mod session_timer;
 pub mod transaction;

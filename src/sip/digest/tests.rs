@@ -243,3 +243,20 @@ fn nonces_are_fresh_then_stale_and_unforgeable() {
     let n = random.issue(5);
     assert_eq!(random.check(&n, 6), NonceCheck::Valid);
 }
+
+proptest::proptest! {
+    #[test]
+    fn parsers_never_panic(s in "(?s)[Dd]igest[ ,=\"\\\\a-zA-Z0-9é/-]{0,80}") {
+        let _ = Challenge::parse(&s);
+        let _ = Credentials::parse(&s);
+    }
+
+    #[test]
+    fn challenge_display_round_trips(realm in "\\PC{0,20}", nonce in "[ -~]{1,40}", stale: bool) {
+        let ch = Challenge {
+            realm, nonce, opaque: None, algorithm: Algorithm::Sha256,
+            qop: vec!["auth".into()], stale,
+        };
+        proptest::prop_assert_eq!(Challenge::parse(&ch.to_string()), Ok(ch));
+    }
+}
