@@ -108,8 +108,8 @@ fn hundred_echo_calls_get_their_rtp_back() {
 
     let packets = read_pcap(&std::fs::read(&pcap).expect("capture file"));
     // Flows keyed by (bridge port, SIPp port): what SIPp sent and what the bridge returned.
-    let mut sent: HashMap<(u16, u16), HashSet<(u16, Vec<u8>)>> = HashMap::new();
-    let mut back: HashMap<(u16, u16), Vec<(u16, Vec<u8>)>> = HashMap::new();
+    let mut sent: HashMap<Flow, HashSet<Rtp>> = HashMap::new();
+    let mut back: HashMap<Flow, Vec<Rtp>> = HashMap::new();
     for p in &packets {
         if p.payload.len() < 12 {
             continue;
@@ -154,6 +154,11 @@ fn hundred_echo_calls_get_their_rtp_back() {
     );
     assert!(ratio >= 0.98, "only {:.2}% of RTP came back", ratio * 100.0);
 }
+
+/// (bridge port, SIPp port)
+type Flow = (u16, u16);
+/// (sequence number, payload)
+type Rtp = (u16, Vec<u8>);
 
 struct UdpPacket {
     src_port: u16,

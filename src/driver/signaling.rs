@@ -126,10 +126,10 @@ impl Signaling {
         while let Some(t) = self.core.poll_transmit() {
             match t.peer.transport {
                 Transport::Udp => {
-                    if let Some(sock) = &self.udp {
-                        if let Err(e) = sock.try_send_to(&t.bytes, t.peer.addr) {
-                            tracing::debug!(peer = %t.peer, error = %e, "UDP send failed");
-                        }
+                    if let Some(sock) = &self.udp
+                        && let Err(e) = sock.try_send_to(&t.bytes, t.peer.addr)
+                    {
+                        tracing::debug!(peer = %t.peer, error = %e, "UDP send failed");
                     }
                 }
                 Transport::Tcp => {

@@ -52,7 +52,7 @@ pub enum Parsed {
 pub struct Malformed {
     pub error: ParseError,
     /// Present when enough of a request survived to address a 400 reply.
-    pub request: Option<rsip::Request>,
+    pub request: Option<Box<rsip::Request>>,
     /// For `UnknownMethod`: the normalised header block, to answer 501 from.
     pub raw_head: Option<String>,
 }
@@ -87,7 +87,7 @@ pub fn parse(bytes: &[u8], max_len: usize) -> Result<Parsed, Malformed> {
                 let answerable = answerable(&req);
                 Err(Malformed {
                     error,
-                    request: answerable.then_some(req),
+                    request: answerable.then(|| Box::new(req)),
                     raw_head: None,
                 })
             }
@@ -151,32 +151,32 @@ fn normalise_head(head: &str) -> (String, ContentLength) {
         if line.is_empty() {
             continue;
         }
-        if line.starts_with([' ', '\t']) {
-            if let Some(prev) = lines.last_mut() {
-                prev.push(' ');
-                prev.push_str(line.trim());
-                continue;
-            }
+        if line.starts_with([' ', '\t'])
+            && let Some(prev) = lines.last_mut()
+        {
+            prev.push(' ');
+            prev.push_str(line.trim());
+            continue;
         }
         lines.push(line.to_owned());
     }
     for (i, line) in lines.iter().enumerate() {
-        if i > 0 {
-            if let Some((name, value)) = line.split_once(':') {
-                let full = expand_compact(name.trim());
-                let value = value.trim();
-                if full.eq_ignore_ascii_case("Content-Length") {
-                    content_length = match value.parse::<usize>() {
-                        Ok(n) => ContentLength::Value(n),
-                        Err(_) => ContentLength::Bad,
-                    };
-                }
-                out.push_str(full);
-                out.push_str(": ");
-                out.push_str(value);
-                out.push_str("\r\n");
-                continue;
+        if i > 0
+            && let Some((name, value)) = line.split_once(':')
+        {
+            let full = expand_compact(name.trim());
+            let value = value.trim();
+            if full.eq_ignore_ascii_case("Content-Length") {
+                content_length = match value.parse::<usize>() {
+                    Ok(n) => ContentLength::Value(n),
+                    Err(_) => ContentLength::Bad,
+                };
             }
+            out.push_str(full);
+            out.push_str(": ");
+            out.push_str(value);
+            out.push_str("\r\n");
+            continue;
         }
         out.push_str(line);
         out.push_str("\r\n");

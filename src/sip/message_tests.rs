@@ -34,9 +34,7 @@ fn body_is_cut_at_content_length() {
 
 #[test]
 fn short_body_is_refused() {
-    let err = parse_req(&invite("Content-Length: 40\r\n", "v=0\r\n"))
-        .err()
-        .expect("refused");
+    let err = parse_req(&invite("Content-Length: 40\r\n", "v=0\r\n")).expect_err("refused");
     assert_eq!(err.error, ParseError::BodyTooShort);
 }
 
@@ -56,11 +54,11 @@ fn folded_lines_are_joined() {
 #[test]
 fn missing_via_is_unanswerable_bad_from_is_answerable() {
     let no_via = "OPTIONS sip:a@b SIP/2.0\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n";
-    let e = parse_req(no_via).err().expect("refused");
+    let e = parse_req(no_via).expect_err("refused");
     assert_eq!(e.error, ParseError::BadVia);
     assert!(e.request.is_none());
     let mismatch = invite("", "").replace("CSeq: 1 INVITE", "CSeq: 1 BYE");
-    let e = parse_req(&mismatch).err().expect("refused");
+    let e = parse_req(&mismatch).expect_err("refused");
     assert_eq!(e.error, ParseError::CSeqMethodMismatch);
     assert!(e.request.is_some());
 }

@@ -126,14 +126,13 @@ impl Switchboard {
     }
 
     pub(super) fn on_ack(&mut self, _now: Instant, req: &rsip::Request) {
-        if let Some(id) = self.call_for(req) {
-            if let Some(call) = self.calls.get_mut(&id) {
-                if call.phase == CallPhase::Answered {
-                    call.phase = CallPhase::Confirmed;
-                    call.dialog.confirm();
-                    tracing::debug!(call = %id, "ACK received, call confirmed");
-                }
-            }
+        if let Some(id) = self.call_for(req)
+            && let Some(call) = self.calls.get_mut(&id)
+            && call.phase == CallPhase::Answered
+        {
+            call.phase = CallPhase::Confirmed;
+            call.dialog.confirm();
+            tracing::debug!(call = %id, "ACK received, call confirmed");
         }
     }
 
@@ -252,15 +251,14 @@ impl Switchboard {
     }
 
     pub(super) fn on_ack_timeout(&mut self, now: Instant, tx: TxId) {
-        if let Some(id) = self.call_by_tx.get(&tx).cloned() {
-            if self
+        if let Some(id) = self.call_by_tx.get(&tx).cloned()
+            && self
                 .calls
                 .get(&id)
                 .is_some_and(|c| c.phase == CallPhase::Answered)
-            {
-                tracing::info!(call = %id, "no ACK for 200 OK, ending call");
-                self.end_call(now, &id, reasons::NO_ACK, true);
-            }
+        {
+            tracing::info!(call = %id, "no ACK for 200 OK, ending call");
+            self.end_call(now, &id, reasons::NO_ACK, true);
         }
     }
 

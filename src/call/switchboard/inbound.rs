@@ -183,20 +183,20 @@ impl Switchboard {
                 );
             }
         };
-        if let Some(cfg) = self.cfg.trunks.get(&trunk) {
-            if let Err(hit) = self.limits.admit(now, &trunk, cfg) {
-                let h = reply::other("Retry-After", hit.retry_after().as_secs().to_string());
-                tracing::info!(%trunk, ?hit, "trunk limit reached");
-                return self.respond(
-                    now,
-                    tx,
-                    &req,
-                    503,
-                    "Service Unavailable (trunk limit)",
-                    vec![h],
-                    None,
-                );
-            }
+        if let Some(cfg) = self.cfg.trunks.get(&trunk)
+            && let Err(hit) = self.limits.admit(now, &trunk, cfg)
+        {
+            let h = reply::other("Retry-After", hit.retry_after().as_secs().to_string());
+            tracing::info!(%trunk, ?hit, "trunk limit reached");
+            return self.respond(
+                now,
+                tx,
+                &req,
+                503,
+                "Service Unavailable (trunk limit)",
+                vec![h],
+                None,
+            );
         }
         let Some(port) = self.ports.take() else {
             self.limits.release(&trunk);

@@ -141,9 +141,10 @@ impl Switchboard {
             Ok(Parsed::Request(req)) => self.handle_request(now, req, peer),
             Err(Malformed {
                 error,
-                request: Some(mut req),
+                request: Some(req),
                 ..
             }) => {
+                let mut req = *req;
                 self.metrics
                     .sip_requests
                     .with_label_values(&[req.method().to_string().as_str()])
@@ -199,10 +200,10 @@ impl Switchboard {
             .with_label_values(&[method.as_str()])
             .inc();
         let peer = reply::stamp_via_and_route(&mut req, source);
-        if *req.method() != rsip::Method::Ack {
-            if let Ok(0) = req.max_forwards_header().and_then(|m| m.num()) {
-                return self.reply_stateless(&req, peer, 483, "Too Many Hops", vec![]);
-            }
+        if *req.method() != rsip::Method::Ack
+            && let Ok(0) = req.max_forwards_header().and_then(|m| m.num())
+        {
+            return self.reply_stateless(&req, peer, 483, "Too Many Hops", vec![]);
         }
         match self.tx.handle_request(now, req.clone(), peer) {
             Ok(()) => {}

@@ -281,10 +281,7 @@ fn echo_call_answer_ack_bye() {
                 &format!("CSeq: {cseq} {method}"),
             )
     };
-    h.send(
-        CARRIER,
-        &in_dialog("ACK", "z9hG4bK-e2", 1).replace("CSeq: 1 ACK", "CSeq: 1 ACK"),
-    );
+    h.send(CARRIER, &in_dialog("ACK", "z9hG4bK-e2", 1));
     assert_eq!(h.core.active_calls(), 1);
     let out = h.send(CARRIER, &in_dialog("BYE", "z9hG4bK-e3", 2));
     assert_eq!(status(&out[0]), 200, "{}", out[0]);
