@@ -10,6 +10,7 @@
 mod client_invite;
 mod client_non_invite;
 mod ctx;
+mod inbound;
 mod key;
 mod layer;
 mod server_invite;
