@@ -6,12 +6,10 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use rsip::headers::UntypedHeader;
-use rsip::{Header, Method};
 
 use super::TxEvent;
 use super::ctx::{Common, Ctx, Step, to_bytes};
-use super::key;
+use super::messages::build_ack;
 use super::timers::{TimerKind, backoff};
 
 use super::TxState as State;
@@ -112,40 +110,4 @@ impl ClientInvite {
             _ => Step::Continue,
         }
     }
-}
-
-/// The ACK for a non-2xx final (§17.1.1.3): the INVITE's Request-URI, top Via, Call-ID,
-/// From, CSeq number and Route set, and the response's To (with its tag).
-pub(crate) fn build_ack(
-    invite: &rsip::Request,
-    response: &rsip::Response,
-) -> Option<rsip::Request> {
-    let (seq, _) = key::cseq(&invite.headers)?;
-    let mut headers = rsip::Headers::default();
-    let via = invite.headers.iter().find_map(|h| match h {
-        Header::Via(v) => Some(v.value()),
-        _ => None,
-    })?;
-    let top = via.split(',').next().unwrap_or(via).trim();
-    headers.push(Header::Via(rsip::headers::Via::new(top)));
-    let response_to = response.headers.iter().find(|h| matches!(h, Header::To(_)));
-    for h in invite.headers.iter() {
-        match h {
-            Header::From(_) | Header::CallId(_) | Header::Route(_) => headers.push(h.clone()),
-            Header::To(_) => headers.push(response_to.unwrap_or(h).clone()),
-            _ => {}
-        }
-    }
-    headers.push(Header::CSeq(rsip::headers::CSeq::new(format!("{seq} ACK"))));
-    headers.push(Header::MaxForwards(rsip::headers::MaxForwards::new("70")));
-    headers.push(Header::ContentLength(rsip::headers::ContentLength::new(
-        "0",
-    )));
-    Some(rsip::Request {
-        method: Method::Ack,
-        uri: invite.uri.clone(),
-        version: invite.version.clone(),
-        headers,
-        body: Vec::new(),
-    })
 }

@@ -231,6 +231,25 @@ impl TransactionLayer {
         }
     }
 
+    /// The transport could not deliver this transaction's messages (TCP connection failed,
+    /// ICMP unreachable). A client still waiting for a final response reports `Timeout`
+    /// (§8.1.3.1: the TU treats it like a 503); then the transaction terminates.
+    pub fn handle_transport_error(&mut self, tx: TxId) -> Result<(), TxError> {
+        let entry = self.txs.get(&tx).ok_or(TxError::UnknownTransaction)?;
+        let waiting = match &entry.machine {
+            Machine::InviteClient(m) => matches!(m.state(), TxState::Calling | TxState::Proceeding),
+            Machine::NonInviteClient(m) => {
+                matches!(m.state(), TxState::Trying | TxState::Proceeding)
+            }
+            _ => false,
+        };
+        if waiting {
+            self.io.events.push_back(TxEvent::Timeout { tx });
+        }
+        self.remove(tx);
+        Ok(())
+    }
+
     /// The next deadline, if any transaction has a timer armed.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.io.timers.next()

@@ -13,6 +13,7 @@ mod ctx;
 mod inbound;
 mod key;
 mod layer;
+mod messages;
 mod server_invite;
 mod server_non_invite;
 mod timers;
@@ -27,6 +28,7 @@ use crate::sip::Peer;
 
 pub use key::MAGIC_COOKIE;
 pub use layer::{TransactionLayer, TxStats};
+pub use messages::cancel_for;
 
 /// Timer values (RFC 3261 §17.1.1.1, table 4) and the table cap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

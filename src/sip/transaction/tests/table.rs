@@ -1,7 +1,7 @@
 //! Table-level behaviour: CANCEL matching, the cap, malformed input, TU misuse.
 
 use super::*;
-use crate::sip::transaction::{TxConfig, TxError, TxId, TxState};
+use crate::sip::transaction::{TxConfig, TxError, TxId, TxState, cancel_for};
 
 #[test]
 fn cancel_gets_its_own_transaction_and_finds_its_invite() {
@@ -174,4 +174,56 @@ fn send_response_validates_state_and_code() {
             .send_response(h.now, tx2, response(&inv2, 180, None))
             .is_err()
     );
+}
+
+#[test]
+fn transport_error_fails_a_waiting_client_and_ends_any_transaction() {
+    let mut h = Harness::new();
+    let tx = h
+        .layer
+        .send_request(h.now, invite("z9hG4bKte1"), tcp())
+        .unwrap();
+    h.layer.handle_transport_error(tx).unwrap();
+    assert_eq!(
+        h.events(),
+        [TxEvent::Timeout { tx }, TxEvent::Terminated { tx }]
+    );
+    let req = request("OPTIONS", "z9hG4bKte2", "o", 1);
+    let stx = receive(&mut h, &req, tcp());
+    h.layer.handle_transport_error(stx).unwrap();
+    assert_eq!(h.events(), [TxEvent::Terminated { tx: stx }]);
+    assert_eq!(
+        h.layer.handle_transport_error(stx),
+        Err(TxError::UnknownTransaction)
+    );
+    assert!(h.layer.is_empty());
+    assert_eq!(h.layer.poll_timeout(), None);
+}
+
+#[test]
+fn cancel_for_copies_what_section_9_1_requires() {
+    let mut h = Harness::new();
+    let inv = invite("z9hG4bKcf1");
+    let itx = h.layer.send_request(h.now, inv.clone(), udp()).unwrap();
+    let cancel = cancel_for(&inv).unwrap();
+    assert_eq!(cancel.method, rsip::Method::Cancel);
+    assert_eq!(cancel.uri, inv.uri);
+    let text = cancel.to_string();
+    for needle in [
+        "branch=z9hG4bKcf1",
+        "CSeq: 1 CANCEL",
+        "Call-ID: call-z9hG4bKcf1",
+        "Route: <sip:edge.example.com;lr>",
+        "tag=f1",
+    ] {
+        assert!(text.contains(needle), "{needle} in {text}");
+    }
+    // It round-trips through the parser and runs as its own client transaction.
+    let reparsed = parse_request(&text);
+    let ctx = h.layer.send_request(h.now, reparsed, udp()).unwrap();
+    assert_ne!(ctx, itx);
+    // ... which the far end matches to its INVITE.
+    let mut far = Harness::new();
+    let far_itx = receive(&mut far, &inv, udp());
+    assert_eq!(far.layer.find_invite_for_cancel(&cancel), Some(far_itx));
 }
