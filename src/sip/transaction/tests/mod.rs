@@ -1,6 +1,7 @@
 //! Simulated-time tests of the transaction layer; messages are parsed from text.
 
 mod client;
+mod props;
 mod server;
 mod table;
 
