@@ -101,7 +101,9 @@ impl TransactionLayer {
                 }
                 AckOutcome::ForDialog => {
                     // An ACK for our 2xx reusing the INVITE's branch (RFC 2543 style).
-                    if let Some(k) = &tx.ack_key {
+                    if let Some(k) = &tx.ack_key
+                        && self.awaiting_ack.get(k) == Some(&id)
+                    {
                         self.awaiting_ack.remove(k);
                     }
                     self.io.events.push_back(TxEvent::Request {

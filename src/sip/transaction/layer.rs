@@ -86,10 +86,11 @@ pub struct TransactionLayer {
 }
 
 impl TransactionLayer {
+    /// A layer with `cfg` (timers clamped by [`TxConfig::sanitized`]).
     pub fn new(cfg: TxConfig) -> Self {
         Self {
             io: Io {
-                cfg,
+                cfg: cfg.sanitized(),
                 transmits: VecDeque::new(),
                 events: VecDeque::new(),
                 timers: Timers::default(),

@@ -55,6 +55,23 @@ impl Default for TxConfig {
     }
 }
 
+impl TxConfig {
+    /// Longest accepted timer value; keeps every deadline representable.
+    const MAX_TIMER: Duration = Duration::from_secs(3600);
+
+    /// Clamps the timers to sane ranges: T1 in 1 ms..=1 h (a zero T1 would retransmit
+    /// forever within one instant), T2 in T1..=1 h, T4 up to 1 h.
+    pub fn sanitized(self) -> Self {
+        let t1 = self.t1.clamp(Duration::from_millis(1), Self::MAX_TIMER);
+        Self {
+            t1,
+            t2: self.t2.clamp(t1, Self::MAX_TIMER),
+            t4: self.t4.min(Self::MAX_TIMER),
+            max_transactions: self.max_transactions,
+        }
+    }
+}
+
 /// Handle of one transaction; never reused within a layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TxId(u64);

@@ -1,5 +1,7 @@
 //! Table-level behaviour: CANCEL matching, the cap, malformed input, TU misuse.
 
+use std::time::Duration;
+
 use super::*;
 use crate::sip::transaction::{TxConfig, TxError, TxId, TxState, cancel_for};
 
@@ -226,4 +228,34 @@ fn cancel_for_copies_what_section_9_1_requires() {
     let mut far = Harness::new();
     let far_itx = receive(&mut far, &inv, udp());
     assert_eq!(far.layer.find_invite_for_cancel(&cancel), Some(far_itx));
+}
+
+#[test]
+fn degenerate_timer_config_neither_hangs_nor_panics() {
+    for (t1, t2, t4) in [
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO),
+        (Duration::MAX, Duration::MAX, Duration::MAX),
+        (ms(500), ms(1), ms(0)),
+    ] {
+        let cfg = TxConfig {
+            t1,
+            t2,
+            t4,
+            max_transactions: 10,
+        };
+        let mut h = Harness::with(cfg);
+        let tx = h
+            .layer
+            .send_request(h.now, invite("z9hG4bKd1"), udp())
+            .unwrap();
+        let req = request("OPTIONS", "z9hG4bKd2", "o", 1);
+        let stx = receive(&mut h, &req, udp());
+        h.layer
+            .send_response(h.now, stx, response(&req, 200, Some("x")))
+            .unwrap();
+        h.run_to(Duration::from_secs(400 * 3600));
+        let events = h.events();
+        assert!(events.contains(&TxEvent::Timeout { tx }), "{events:?}");
+        assert!(h.layer.is_empty());
+    }
 }
