@@ -259,3 +259,43 @@ fn degenerate_timer_config_neither_hangs_nor_panics() {
         assert!(h.layer.is_empty());
     }
 }
+
+/// Scale check, not a benchmark: 5 000 concurrent calls through INVITE → 200 → ACK and
+/// a BYE each, with every timer run out. Quadratic behaviour would show up as minutes.
+#[test]
+fn many_concurrent_transactions_drain_cleanly() {
+    let mut h = Harness::new();
+    let n = 5_000u32;
+    let mut invites = Vec::new();
+    for i in 0..n {
+        let inv = request("INVITE", &format!("z9hG4bKi{i}"), &format!("call{i}"), 1);
+        h.layer.handle_request(h.now, inv.clone(), udp()).unwrap();
+        invites.push(inv);
+    }
+    let ids: Vec<TxId> = h
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            TxEvent::Request { tx, .. } => tx,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids.len(), n as usize);
+    for (tx, inv) in ids.iter().zip(&invites) {
+        h.layer
+            .send_response(h.now, *tx, response(inv, 200, Some("me")))
+            .unwrap();
+    }
+    h.run_to(ms(600)); // one 2xx retransmission each
+    for (i, inv) in invites.iter().enumerate() {
+        h.layer
+            .handle_request(h.now, ack_2xx(inv, &format!("z9hG4bKa{i}")), udp())
+            .unwrap();
+        let bye = request("BYE", &format!("z9hG4bKb{i}"), &format!("call{i}"), 2);
+        h.layer.send_request(h.now, bye, udp()).unwrap();
+    }
+    assert_eq!(h.layer.len(), 2 * n as usize);
+    h.run_to(ms(600) + T1 * 64);
+    assert!(h.layer.is_empty());
+    assert_eq!(h.layer.poll_timeout(), None);
+}
