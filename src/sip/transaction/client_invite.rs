@@ -45,6 +45,18 @@ impl ClientInvite {
         self.state
     }
 
+    /// The TU sent a CANCEL for this INVITE: without a final response within 64*T1 the
+    /// transaction is given up (RFC 3261 §9.1), even in Proceeding where Timer B is off.
+    pub(crate) fn on_cancel_sent(&mut self, c: &mut Common, ctx: &mut Ctx<'_>) {
+        let deadline = ctx.now + ctx.t64();
+        let armed = c.deadlines[TimerKind::Timeout as usize];
+        if matches!(self.state, State::Calling | State::Proceeding)
+            && armed.is_none_or(|at| at > deadline)
+        {
+            ctx.arm(c, TimerKind::Timeout, ctx.t64());
+        }
+    }
+
     pub(crate) fn on_response(
         &mut self,
         c: &mut Common,
@@ -102,7 +114,7 @@ impl ClientInvite {
                 ctx.arm(c, TimerKind::Retransmit, self.interval);
                 Step::Continue
             }
-            TimerKind::Timeout if self.state == State::Calling => {
+            TimerKind::Timeout if matches!(self.state, State::Calling | State::Proceeding) => {
                 ctx.emit(TxEvent::Timeout { tx: c.id });
                 Step::Terminate
             }

@@ -153,6 +153,7 @@ impl TransactionLayer {
         }
         let id = self.allocate_id();
         let invite = request.method == Method::Invite;
+        let request_is_cancel = request.method == Method::Cancel;
         let mut common = Common {
             id,
             peer,
@@ -165,6 +166,9 @@ impl TransactionLayer {
         } else {
             Machine::NonInviteClient(ClientNonInvite::start(&mut common, &mut ctx))
         };
+        if request_is_cancel {
+            self.cancel_sent(now, &key.branch);
+        }
         self.clients.insert(key.clone(), id);
         let index = IndexKey::Client(key);
         let tx = Tx {
@@ -175,6 +179,20 @@ impl TransactionLayer {
         };
         self.txs.insert(id, tx);
         Ok(id)
+    }
+
+    /// Arms the §9.1 give-up timer on the INVITE client transaction a CANCEL targets.
+    fn cancel_sent(&mut self, now: Instant, branch: &str) {
+        let key = ClientKey {
+            branch: branch.into(),
+            method: MethodKey::of(Method::Invite),
+        };
+        if let Some(id) = self.clients.get(&key)
+            && let Some(tx) = self.txs.get_mut(id)
+            && let Machine::InviteClient(m) = &mut tx.machine
+        {
+            m.on_cancel_sent(&mut tx.common, &mut self.io.ctx(now));
+        }
     }
 
     /// Sends a response on a server transaction. An INVITE 2xx moves it to Accepted
