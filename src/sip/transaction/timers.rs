@@ -11,7 +11,7 @@ use super::TxId;
 /// | kind         | INVITE client | non-INVITE client | INVITE server        | non-INVITE server |
 /// |--------------|---------------|-------------------|----------------------|-------------------|
 /// | `Retransmit` | A             | E                 | G, 2xx retransmit    | –                 |
-/// | `Timeout`    | B             | F                 | H, L (+ ACK timeout) | –                 |
+/// | `Timeout`    | B, §9.1 give-up | F               | H, L (+ ACK timeout) | –                 |
 /// | `Linger`     | D, M          | K                 | I                    | J                 |
 /// | `Trying`     | –             | –                 | 100 Trying at 200 ms | –                 |
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
