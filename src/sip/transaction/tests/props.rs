@@ -179,3 +179,54 @@ proptest! {
         run(ops);
     }
 }
+
+/// A request whose Via, CSeq and Call-ID values are arbitrary text (built directly, so the
+/// rsip parser's own checks do not shield the layer).
+fn hostile_request(method: rsip::Method, via: &str, cseq: &str, call: &str) -> rsip::Request {
+    use rsip::Header;
+    use rsip::headers::{self, UntypedHeader};
+    let mut req = invite("z9hG4bKh");
+    req.method = method;
+    req.headers
+        .retain(|h| !matches!(h, Header::Via(_) | Header::CSeq(_) | Header::CallId(_)));
+    req.headers.push(Header::Via(headers::Via::new(via)));
+    req.headers.push(Header::CSeq(headers::CSeq::new(cseq)));
+    req.headers.push(Header::CallId(headers::CallId::new(call)));
+    req
+}
+
+fn method() -> impl Strategy<Value = rsip::Method> {
+    prop::sample::select(rsip::Method::all())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #[test]
+    fn hostile_header_values_never_panic(
+        m in method(),
+        via in prop_oneof![
+            ".*",
+            "SIP */ *2\\.0 */ *(UDP|TCP) +[a-z0-9.:\\[\\]]{0,12}( *; *[a-z]{0,7} *(= *[a-zA-Z0-9]{0,9})?){0,3}(,.*)?",
+        ],
+        cseq in prop_oneof![".*", "[0-9]{0,11} +[A-Za-z]{0,9}"],
+        call in ".{0,8}",
+    ) {
+        let req = hostile_request(m, &via, &cseq, &call);
+        let mut h = Harness::new();
+        let received = h.layer.handle_request(h.now, req.clone(), udp());
+        let _ = h.layer.find_invite_for_cancel(&req);
+        let sent = h.layer.send_request(h.now, req.clone(), tcp());
+        let mut resp = response(&invite("z9hG4bKh"), 200, None);
+        resp.headers = req.headers.clone();
+        h.layer.handle_response(h.now, resp, udp());
+        if let Ok(tx) = sent {
+            let _ = crate::sip::transaction::cancel_for(h.layer.request_of(tx).unwrap());
+        }
+        h.run_to(ms(3_600_000));
+        let events = h.events();
+        if received.is_err() {
+            let surfaced = events.iter().any(|e| matches!(e, TxEvent::Request { .. }));
+            prop_assert!(!surfaced, "a refused request surfaced");
+        }
+    }
+}
