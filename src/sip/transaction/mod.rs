@@ -5,7 +5,20 @@
 //! (`send_request`, `send_response`); after each call drain `poll_transmit` and
 //! `poll_event`, then sleep until `poll_timeout`.
 //!
-//! Files: [`key`] matching, [`timers`] the deadline set, one file per state machine.
+//! Files: `key` matching, `timers` the deadline set, one file per state machine,
+//! `inbound` request routing, `messages` the messages the layer builds itself.
+//!
+//! Behaviour worth knowing:
+//! - An INVITE the TU has not answered within 200 ms gets a 100 Trying from the layer
+//!   (§17.2.1); non-INVITE requests never do.
+//! - Responses go to the peer the request came from; Via `received`/`rport`/`maddr`
+//!   routing (§18.2.2) is the driver's business.
+//! - A branch without the `z9hG4bK` cookie (RFC 2543 peers) is matched as an opaque branch;
+//!   the §17.2.3 fallback (Request-URI, tags, Call-ID, CSeq) is not implemented.
+//! - The dialog's ACK for a 2xx is recognised by Call-ID and CSeq number.
+//! - An INVITE client in Proceeding waits for its final response indefinitely (Timer B
+//!   stops at the first 1xx; Timer C belongs to the TU), unless the TU sends a CANCEL with
+//!   `send_request`: then it is given up 64*T1 later (§9.1) with `Timeout`.
 
 mod client_invite;
 mod client_non_invite;

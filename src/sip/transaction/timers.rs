@@ -27,6 +27,7 @@ impl TimerKind {
 }
 
 /// Per-transaction record of its armed deadlines, so a timer can be found and removed.
+/// Indexed by `kind as usize`, always below `COUNT`.
 pub(crate) type Deadlines = [Option<Instant>; TimerKind::COUNT];
 
 #[derive(Debug, Default)]
