@@ -41,7 +41,7 @@ use crate::sip::Peer;
 
 pub use key::MAGIC_COOKIE;
 pub use layer::{TransactionLayer, TxStats};
-pub use messages::cancel_for;
+pub use messages::{cancel_for, response_to};
 
 /// Timer values (RFC 3261 §17.1.1.1, table 4) and the table cap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

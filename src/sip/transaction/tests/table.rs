@@ -299,3 +299,51 @@ fn many_concurrent_transactions_drain_cleanly() {
     assert!(h.layer.is_empty());
     assert_eq!(h.layer.poll_timeout(), None);
 }
+
+#[test]
+fn stateless_503_for_a_full_table() {
+    let cfg = TxConfig {
+        max_transactions: 0,
+        ..TxConfig::default()
+    };
+    let mut h = Harness::with(cfg);
+    let inv = invite("z9hG4bKst1");
+    let err = h
+        .layer
+        .handle_request(h.now, inv.clone(), udp())
+        .unwrap_err();
+    let (code, _) = err.sip_status().unwrap();
+    let resp = crate::sip::transaction::response_to(&inv, code.into(), Some("lb1"));
+    h.layer.send_stateless(udp(), resp.to_string().into());
+    let sent = h.transmits();
+    let text = text(&sent[0]);
+    assert!(text.starts_with("SIP/2.0 503 "), "{text}");
+    for needle in [
+        "branch=z9hG4bKst1",
+        "tag=lb1",
+        "CSeq: 1 INVITE",
+        "Content-Length: 0",
+    ] {
+        assert!(text.contains(needle), "{needle} in {text}");
+    }
+    // It parses, and a tag is not added twice.
+    let parsed = rsip::Response::try_from(text.as_str()).unwrap();
+    let in_dialog = parse_request(&inv.to_string().replace(
+        "To: <sip:+15551234567@pstn.example.com>\r\n",
+        "To: <sip:+15551234567@pstn.example.com>;tag=old\r\n",
+    ));
+    let again = crate::sip::transaction::response_to(&in_dialog, 200.into(), Some("new"));
+    let again = again.to_string();
+    assert!(
+        again.contains("tag=old") && !again.contains("tag=new"),
+        "{again}"
+    );
+    assert_eq!(parsed.status_code.code(), 503);
+}
+
+#[test]
+fn the_layer_can_move_between_tasks() {
+    fn send<T: Send + Sync>() {}
+    send::<crate::sip::transaction::TransactionLayer>();
+    send::<TxEvent>();
+}
