@@ -8,11 +8,10 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::TxEvent;
+use super::TxState as State;
 use super::ctx::{Common, Ctx, Step, to_bytes};
 use super::messages::build_ack;
 use super::timers::{TimerKind, backoff};
-
-use super::TxState as State;
 
 #[derive(Debug)]
 pub(crate) struct ClientInvite {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::TxState as State;
 use super::ctx::{Common, Ctx, Step, to_bytes};
 use super::messages::trying_for;
 use super::timers::{TimerKind, backoff};
@@ -16,8 +17,6 @@ use super::{TxError, TxEvent};
 
 /// Without a response from the TU after this long, the transaction sends 100 Trying (§17.2.1).
 pub(crate) const TRYING_DELAY: Duration = Duration::from_millis(200);
-
-use super::TxState as State;
 
 /// What an ACK matching this transaction means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
