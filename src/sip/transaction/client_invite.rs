@@ -6,15 +6,12 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use rsip::headers::UntypedHeader;
-use rsip::{Header, Method};
 
 use super::TxEvent;
-use super::ctx::{Common, Ctx, Step, to_bytes};
-use super::key;
-use super::timers::{TimerKind, backoff};
-
 use super::TxState as State;
+use super::ctx::{Common, Ctx, Step, to_bytes};
+use super::messages::build_ack;
+use super::timers::{TimerKind, backoff};
 
 #[derive(Debug)]
 pub(crate) struct ClientInvite {
@@ -45,6 +42,18 @@ impl ClientInvite {
 
     pub(crate) fn state(&self) -> State {
         self.state
+    }
+
+    /// The TU sent a CANCEL for this INVITE: without a final response within 64*T1 the
+    /// transaction is given up (RFC 3261 §9.1), even in Proceeding where Timer B is off.
+    pub(crate) fn on_cancel_sent(&mut self, c: &mut Common, ctx: &mut Ctx<'_>) {
+        let deadline = ctx.now + ctx.t64();
+        let armed = c.deadlines[TimerKind::Timeout as usize];
+        if matches!(self.state, State::Calling | State::Proceeding)
+            && armed.is_none_or(|at| at > deadline)
+        {
+            ctx.arm(c, TimerKind::Timeout, ctx.t64());
+        }
     }
 
     pub(crate) fn on_response(
@@ -104,7 +113,7 @@ impl ClientInvite {
                 ctx.arm(c, TimerKind::Retransmit, self.interval);
                 Step::Continue
             }
-            TimerKind::Timeout if self.state == State::Calling => {
+            TimerKind::Timeout if matches!(self.state, State::Calling | State::Proceeding) => {
                 ctx.emit(TxEvent::Timeout { tx: c.id });
                 Step::Terminate
             }
@@ -112,40 +121,4 @@ impl ClientInvite {
             _ => Step::Continue,
         }
     }
-}
-
-/// The ACK for a non-2xx final (§17.1.1.3): the INVITE's Request-URI, top Via, Call-ID,
-/// From, CSeq number and Route set, and the response's To (with its tag).
-pub(crate) fn build_ack(
-    invite: &rsip::Request,
-    response: &rsip::Response,
-) -> Option<rsip::Request> {
-    let (seq, _) = key::cseq(&invite.headers)?;
-    let mut headers = rsip::Headers::default();
-    let via = invite.headers.iter().find_map(|h| match h {
-        Header::Via(v) => Some(v.value()),
-        _ => None,
-    })?;
-    let top = via.split(',').next().unwrap_or(via).trim();
-    headers.push(Header::Via(rsip::headers::Via::new(top)));
-    let response_to = response.headers.iter().find(|h| matches!(h, Header::To(_)));
-    for h in invite.headers.iter() {
-        match h {
-            Header::From(_) | Header::CallId(_) | Header::Route(_) => headers.push(h.clone()),
-            Header::To(_) => headers.push(response_to.unwrap_or(h).clone()),
-            _ => {}
-        }
-    }
-    headers.push(Header::CSeq(rsip::headers::CSeq::new(format!("{seq} ACK"))));
-    headers.push(Header::MaxForwards(rsip::headers::MaxForwards::new("70")));
-    headers.push(Header::ContentLength(rsip::headers::ContentLength::new(
-        "0",
-    )));
-    Some(rsip::Request {
-        method: Method::Ack,
-        uri: invite.uri.clone(),
-        version: invite.version.clone(),
-        headers,
-        body: Vec::new(),
-    })
 }

@@ -5,10 +5,9 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::TxEvent;
+use super::TxState as State;
 use super::ctx::{Common, Ctx, Step, to_bytes};
 use super::timers::{TimerKind, backoff};
-
-use super::TxState as State;
 
 #[derive(Debug)]
 pub(crate) struct ClientNonInvite {

@@ -10,7 +10,7 @@ use super::client_invite::ClientInvite;
 use super::client_non_invite::ClientNonInvite;
 use super::ctx::{Common, Ctx, Step};
 use super::key::{self, ClientKey, MethodKey, ServerKey};
-use super::server_invite::{AckOutcome, ServerInvite};
+use super::server_invite::ServerInvite;
 use super::server_non_invite::ServerNonInvite;
 use super::timers::{Deadlines, Timers};
 use super::{TxConfig, TxError, TxEvent, TxId, TxState};
@@ -26,7 +26,7 @@ pub struct TxStats {
 }
 
 #[derive(Debug)]
-enum Machine {
+pub(super) enum Machine {
     InviteClient(ClientInvite),
     NonInviteClient(ClientNonInvite),
     InviteServer(ServerInvite),
@@ -34,34 +34,34 @@ enum Machine {
 }
 
 #[derive(Debug)]
-enum IndexKey {
+pub(super) enum IndexKey {
     Server(ServerKey),
     Client(ClientKey),
 }
 
 /// (Call-ID, CSeq number) of an INVITE: how the dialog's ACK for a 2xx is recognised.
-type AckKey = (Box<str>, u32);
+pub(super) type AckKey = (Box<str>, u32);
 
 #[derive(Debug)]
-struct Tx {
-    common: Common,
-    machine: Machine,
-    index: IndexKey,
+pub(super) struct Tx {
+    pub(super) common: Common,
+    pub(super) machine: Machine,
+    pub(super) index: IndexKey,
     /// INVITE server transactions only.
-    ack_key: Option<AckKey>,
+    pub(super) ack_key: Option<AckKey>,
 }
 
 /// The layer's outputs and clock-free timer set, split from the table for borrowing.
 #[derive(Debug)]
-struct Io {
-    cfg: TxConfig,
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<TxEvent>,
-    timers: Timers,
+pub(super) struct Io {
+    pub(super) cfg: TxConfig,
+    pub(super) transmits: VecDeque<Transmit>,
+    pub(super) events: VecDeque<TxEvent>,
+    pub(super) timers: Timers,
 }
 
 impl Io {
-    fn ctx(&mut self, now: Instant) -> Ctx<'_> {
+    pub(super) fn ctx(&mut self, now: Instant) -> Ctx<'_> {
         Ctx {
             cfg: &self.cfg,
             now,
@@ -75,21 +75,22 @@ impl Io {
 /// All transactions of one SIP endpoint. See the [module docs](super).
 #[derive(Debug)]
 pub struct TransactionLayer {
-    io: Io,
-    next_id: u64,
-    txs: HashMap<TxId, Tx>,
-    servers: HashMap<ServerKey, TxId>,
-    clients: HashMap<ClientKey, TxId>,
+    pub(super) io: Io,
+    pub(super) next_id: u64,
+    pub(super) txs: HashMap<TxId, Tx>,
+    pub(super) servers: HashMap<ServerKey, TxId>,
+    pub(super) clients: HashMap<ClientKey, TxId>,
     /// INVITE server transactions in Accepted that still wait for the ACK to their 2xx.
-    awaiting_ack: HashMap<AckKey, TxId>,
-    stats: TxStats,
+    pub(super) awaiting_ack: HashMap<AckKey, TxId>,
+    pub(super) stats: TxStats,
 }
 
 impl TransactionLayer {
+    /// A layer with `cfg` (timers clamped by [`TxConfig::sanitized`]).
     pub fn new(cfg: TxConfig) -> Self {
         Self {
             io: Io {
-                cfg,
+                cfg: cfg.sanitized(),
                 transmits: VecDeque::new(),
                 events: VecDeque::new(),
                 timers: Timers::default(),
@@ -100,124 +101,6 @@ impl TransactionLayer {
             clients: HashMap::new(),
             awaiting_ack: HashMap::new(),
             stats: TxStats::default(),
-        }
-    }
-
-    /// A request from the network. Retransmissions are absorbed (replaying the last response);
-    /// a new request creates a server transaction and surfaces as [`TxEvent::Request`].
-    ///
-    /// Errors: `InvalidRequest` (missing Via/branch/Call-ID/CSeq/From/To),
-    /// `TooManyTransactions` at the cap (the caller answers 503 statelessly).
-    pub fn handle_request(
-        &mut self,
-        now: Instant,
-        request: rsip::Request,
-        peer: Peer,
-    ) -> Result<(), TxError> {
-        let key = key::server_key(&request)?;
-        let is_ack = request.method == Method::Ack;
-        if let Some(&id) = self.servers.get(&key) {
-            return self.on_matched_request(now, id, request, peer);
-        }
-        let (call_id, seq) = key::validate_request(&request)?;
-        if is_ack {
-            // An ACK with its own branch: for a 2xx, so the dialog's (RFC 3261 §17.1.1.3).
-            let ack_key: AckKey = (call_id.into(), seq);
-            if let Some(id) = self.awaiting_ack.remove(&ack_key) {
-                self.ack_accepted(now, id);
-            }
-            self.io.events.push_back(TxEvent::Request {
-                tx: None,
-                request,
-                peer,
-            });
-            return Ok(());
-        }
-        if self.txs.len() >= self.io.cfg.max_transactions {
-            return Err(TxError::TooManyTransactions);
-        }
-        let id = self.allocate_id();
-        let mut common = Common {
-            id,
-            peer,
-            request: request.clone(),
-            deadlines: Deadlines::default(),
-        };
-        let (machine, ack_key) = if request.method == Method::Invite {
-            let m = ServerInvite::start(&mut common, &mut self.io.ctx(now));
-            (Machine::InviteServer(m), Some((call_id.into(), seq)))
-        } else {
-            (Machine::NonInviteServer(ServerNonInvite::start()), None)
-        };
-        self.servers.insert(key.clone(), id);
-        self.txs.insert(
-            id,
-            Tx {
-                common,
-                machine,
-                index: IndexKey::Server(key),
-                ack_key,
-            },
-        );
-        self.io.events.push_back(TxEvent::Request {
-            tx: Some(id),
-            request,
-            peer,
-        });
-        Ok(())
-    }
-
-    /// A retransmission, or an ACK carrying the INVITE's branch.
-    fn on_matched_request(
-        &mut self,
-        now: Instant,
-        id: TxId,
-        request: rsip::Request,
-        peer: Peer,
-    ) -> Result<(), TxError> {
-        let Some(tx) = self.txs.get_mut(&id) else {
-            return Ok(()); // unreachable: the index only names live transactions
-        };
-        let mut ctx = self.io.ctx(now);
-        let c = &mut tx.common;
-        match (&mut tx.machine, request.method == Method::Ack) {
-            (Machine::InviteServer(m), true) => match m.on_ack(c, &mut ctx) {
-                AckOutcome::Absorbed => self.stats.absorbed_requests += 1,
-                AckOutcome::Terminate => {
-                    self.stats.absorbed_requests += 1;
-                    self.remove(id);
-                }
-                AckOutcome::ForDialog => {
-                    // An ACK for our 2xx reusing the INVITE's branch (RFC 2543 style).
-                    if let Some(k) = &tx.ack_key {
-                        self.awaiting_ack.remove(k);
-                    }
-                    self.io.events.push_back(TxEvent::Request {
-                        tx: None,
-                        request,
-                        peer,
-                    });
-                }
-            },
-            (Machine::InviteServer(m), false) => {
-                m.on_retransmit(c, &mut ctx);
-                self.stats.absorbed_requests += 1;
-            }
-            (Machine::NonInviteServer(m), _) => {
-                m.on_retransmit(c, &mut ctx);
-                self.stats.absorbed_requests += 1;
-            }
-            _ => {} // unreachable: the server index only names server transactions
-        }
-        Ok(())
-    }
-
-    /// The dialog's ACK for a 2xx reached an Accepted INVITE server transaction.
-    fn ack_accepted(&mut self, now: Instant, id: TxId) {
-        if let Some(tx) = self.txs.get_mut(&id)
-            && let Machine::InviteServer(m) = &mut tx.machine
-        {
-            let _ = m.on_ack(&mut tx.common, &mut self.io.ctx(now));
         }
     }
 
@@ -270,6 +153,7 @@ impl TransactionLayer {
         }
         let id = self.allocate_id();
         let invite = request.method == Method::Invite;
+        let request_is_cancel = request.method == Method::Cancel;
         let mut common = Common {
             id,
             peer,
@@ -282,6 +166,9 @@ impl TransactionLayer {
         } else {
             Machine::NonInviteClient(ClientNonInvite::start(&mut common, &mut ctx))
         };
+        if request_is_cancel {
+            self.cancel_sent(now, &key.branch);
+        }
         self.clients.insert(key.clone(), id);
         let index = IndexKey::Client(key);
         let tx = Tx {
@@ -292,6 +179,20 @@ impl TransactionLayer {
         };
         self.txs.insert(id, tx);
         Ok(id)
+    }
+
+    /// Arms the §9.1 give-up timer on the INVITE client transaction a CANCEL targets.
+    fn cancel_sent(&mut self, now: Instant, branch: &str) {
+        let key = ClientKey {
+            branch: branch.into(),
+            method: MethodKey::of(Method::Invite),
+        };
+        if let Some(id) = self.clients.get(&key)
+            && let Some(tx) = self.txs.get_mut(id)
+            && let Machine::InviteClient(m) = &mut tx.machine
+        {
+            m.on_cancel_sent(&mut tx.common, &mut self.io.ctx(now));
+        }
     }
 
     /// Sends a response on a server transaction. An INVITE 2xx moves it to Accepted
@@ -349,6 +250,25 @@ impl TransactionLayer {
         }
     }
 
+    /// The transport could not deliver this transaction's messages (TCP connection failed,
+    /// ICMP unreachable). A client still waiting for a final response reports `Timeout`
+    /// (§8.1.3.1: the TU treats it like a 503); then the transaction terminates.
+    pub fn handle_transport_error(&mut self, tx: TxId) -> Result<(), TxError> {
+        let entry = self.txs.get(&tx).ok_or(TxError::UnknownTransaction)?;
+        let waiting = match &entry.machine {
+            Machine::InviteClient(m) => matches!(m.state(), TxState::Calling | TxState::Proceeding),
+            Machine::NonInviteClient(m) => {
+                matches!(m.state(), TxState::Trying | TxState::Proceeding)
+            }
+            _ => false,
+        };
+        if waiting {
+            self.io.events.push_back(TxEvent::Timeout { tx });
+        }
+        self.remove(tx);
+        Ok(())
+    }
+
     /// The next deadline, if any transaction has a timer armed.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.io.timers.next()
@@ -401,7 +321,7 @@ impl TransactionLayer {
         })
     }
 
-    fn allocate_id(&mut self) -> TxId {
+    pub(super) fn allocate_id(&mut self) -> TxId {
         self.next_id += 1;
         TxId(self.next_id)
     }
@@ -413,7 +333,7 @@ impl TransactionLayer {
     }
 
     /// Removes a transaction, its index entries and timers, and reports `Terminated`.
-    fn remove(&mut self, id: TxId) {
+    pub(super) fn remove(&mut self, id: TxId) {
         let Some(mut tx) = self.txs.remove(&id) else {
             return;
         };

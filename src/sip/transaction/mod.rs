@@ -5,13 +5,28 @@
 //! (`send_request`, `send_response`); after each call drain `poll_transmit` and
 //! `poll_event`, then sleep until `poll_timeout`.
 //!
-//! Files: [`key`] matching, [`timers`] the deadline set, one file per state machine.
+//! Files: `key` matching, `timers` the deadline set, one file per state machine,
+//! `inbound` request routing, `messages` the messages the layer builds itself.
+//!
+//! Behaviour worth knowing:
+//! - An INVITE the TU has not answered within 200 ms gets a 100 Trying from the layer
+//!   (§17.2.1); non-INVITE requests never do.
+//! - Responses go to the peer the request came from; Via `received`/`rport`/`maddr`
+//!   routing (§18.2.2) is the driver's business.
+//! - A branch without the `z9hG4bK` cookie (RFC 2543 peers) is matched as an opaque branch;
+//!   the §17.2.3 fallback (Request-URI, tags, Call-ID, CSeq) is not implemented.
+//! - The dialog's ACK for a 2xx is recognised by Call-ID and CSeq number.
+//! - An INVITE client in Proceeding waits for its final response indefinitely (Timer B
+//!   stops at the first 1xx; Timer C belongs to the TU), unless the TU sends a CANCEL with
+//!   `send_request`: then it is given up 64*T1 later (§9.1) with `Timeout`.
 
 mod client_invite;
 mod client_non_invite;
 mod ctx;
+mod inbound;
 mod key;
 mod layer;
+mod messages;
 mod server_invite;
 mod server_non_invite;
 mod timers;
@@ -26,6 +41,7 @@ use crate::sip::Peer;
 
 pub use key::MAGIC_COOKIE;
 pub use layer::{TransactionLayer, TxStats};
+pub use messages::{cancel_for, response_to};
 
 /// Timer values (RFC 3261 §17.1.1.1, table 4) and the table cap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +64,23 @@ impl Default for TxConfig {
             t2: Duration::from_secs(4),
             t4: Duration::from_secs(5),
             max_transactions: 100_000,
+        }
+    }
+}
+
+impl TxConfig {
+    /// Longest accepted timer value; keeps every deadline representable.
+    const MAX_TIMER: Duration = Duration::from_secs(3600);
+
+    /// Clamps the timers to sane ranges: T1 in 1 ms..=1 h (a zero T1 would retransmit
+    /// forever within one instant), T2 in T1..=1 h, T4 up to 1 h.
+    pub fn sanitized(self) -> Self {
+        let t1 = self.t1.clamp(Duration::from_millis(1), Self::MAX_TIMER);
+        Self {
+            t1,
+            t2: self.t2.clamp(t1, Self::MAX_TIMER),
+            t4: self.t4.min(Self::MAX_TIMER),
+            max_transactions: self.max_transactions,
         }
     }
 }

@@ -8,16 +8,15 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use rsip::{Header, StatusCode};
 
+use super::TxState as State;
 use super::ctx::{Common, Ctx, Step, to_bytes};
+use super::messages::trying_for;
 use super::timers::{TimerKind, backoff};
 use super::{TxError, TxEvent};
 
 /// Without a response from the TU after this long, the transaction sends 100 Trying (§17.2.1).
 pub(crate) const TRYING_DELAY: Duration = Duration::from_millis(200);
-
-use super::TxState as State;
 
 /// What an ACK matching this transaction means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,32 +162,5 @@ impl ServerInvite {
             self.interval = ctx.cfg.t1;
             ctx.arm(c, TimerKind::Retransmit, self.interval);
         }
-    }
-}
-
-/// A 100 Trying for `request` (§8.2.6.1): Via, From, To, Call-ID, CSeq and Timestamp copied.
-pub(crate) fn trying_for(request: &rsip::Request) -> rsip::Response {
-    let mut headers = rsip::Headers::default();
-    for h in request.headers.iter() {
-        if matches!(
-            h,
-            Header::Via(_)
-                | Header::From(_)
-                | Header::To(_)
-                | Header::CallId(_)
-                | Header::CSeq(_)
-                | Header::Timestamp(_)
-        ) {
-            headers.push(h.clone());
-        }
-    }
-    headers.push(Header::ContentLength(rsip::headers::ContentLength::from(
-        "0",
-    )));
-    rsip::Response {
-        status_code: StatusCode::Trying,
-        version: request.version.clone(),
-        headers,
-        body: Vec::new(),
     }
 }

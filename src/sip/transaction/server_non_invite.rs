@@ -4,10 +4,9 @@
 use bytes::Bytes;
 
 use super::TxError;
+use super::TxState as State;
 use super::ctx::{Common, Ctx, Step, to_bytes};
 use super::timers::TimerKind;
-
-use super::TxState as State;
 
 #[derive(Debug)]
 pub(crate) struct ServerNonInvite {

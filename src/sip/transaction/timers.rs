@@ -11,7 +11,7 @@ use super::TxId;
 /// | kind         | INVITE client | non-INVITE client | INVITE server        | non-INVITE server |
 /// |--------------|---------------|-------------------|----------------------|-------------------|
 /// | `Retransmit` | A             | E                 | G, 2xx retransmit    | –                 |
-/// | `Timeout`    | B             | F                 | H, L (+ ACK timeout) | –                 |
+/// | `Timeout`    | B, §9.1 give-up | F               | H, L (+ ACK timeout) | –                 |
 /// | `Linger`     | D, M          | K                 | I                    | J                 |
 /// | `Trying`     | –             | –                 | 100 Trying at 200 ms | –                 |
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -27,6 +27,7 @@ impl TimerKind {
 }
 
 /// Per-transaction record of its armed deadlines, so a timer can be found and removed.
+/// Indexed by `kind as usize`, always below `COUNT`.
 pub(crate) type Deadlines = [Option<Instant>; TimerKind::COUNT];
 
 #[derive(Debug, Default)]

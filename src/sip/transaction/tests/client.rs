@@ -297,3 +297,36 @@ fn send_request_rejects_bad_requests() {
     );
     assert_eq!(h.layer.len(), 2);
 }
+
+#[test]
+fn cancelled_invite_without_final_gives_up_after_64_t1() {
+    let mut h = Harness::new();
+    let inv = invite("z9hG4bKq1");
+    let tx = h.layer.send_request(h.now, inv.clone(), udp()).unwrap();
+    h.layer
+        .handle_response(h.now, response(&inv, 180, Some("u")), udp());
+    h.run_to(ms(60_000)); // ringing for a minute: no Timer B in Proceeding
+    assert_eq!(h.layer.state_of(tx), Some(TxState::Proceeding));
+    let cancel = crate::sip::transaction::cancel_for(&inv).unwrap();
+    let ctx = h.layer.send_request(h.now, cancel.clone(), udp()).unwrap();
+    h.layer
+        .handle_response(h.now, response(&cancel, 200, Some("u")), udp());
+    h.events();
+    // No 487 ever arrives: the INVITE transaction is given up 64*T1 after the CANCEL.
+    h.run_to(ms(60_000) + T1 * 64 - ms(1));
+    assert!(
+        h.events()
+            .iter()
+            .all(|e| !matches!(e, TxEvent::Timeout { tx: t } if *t == tx))
+    );
+    h.run_to(ms(60_000) + T1 * 64);
+    let events = h.events();
+    assert!(events.contains(&TxEvent::Timeout { tx }), "{events:?}");
+    assert!(events.contains(&TxEvent::Terminated { tx }), "{events:?}");
+    assert_eq!(
+        h.layer.state_of(ctx),
+        None,
+        "the CANCEL ended on Timer K long before"
+    );
+    assert!(h.layer.is_empty());
+}

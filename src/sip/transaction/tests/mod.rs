@@ -1,13 +1,15 @@
 //! Simulated-time tests of the transaction layer; messages are parsed from text.
 
 mod client;
+mod props;
 mod server;
+mod table;
 
 use std::time::{Duration, Instant};
 
 use rsip::Header;
 
-use super::{TransactionLayer, TxConfig, TxEvent};
+use super::{TransactionLayer, TxConfig, TxEvent, TxId};
 use crate::sip::{Peer, Transmit, Transport};
 
 pub(super) const T1: Duration = Duration::from_millis(500);
@@ -170,4 +172,23 @@ pub(super) fn first_lines(sent: &[(u64, Transmit)]) -> Vec<String> {
     sent.iter()
         .map(|(_, t)| text(t).lines().next().unwrap_or_default().to_owned())
         .collect()
+}
+
+/// Receives `req` and returns the new server transaction.
+pub(super) fn receive(h: &mut Harness, req: &rsip::Request, peer: Peer) -> TxId {
+    h.layer.handle_request(h.now, req.clone(), peer).unwrap();
+    match &h.events()[..] {
+        [
+            TxEvent::Request {
+                tx: Some(tx),
+                request,
+                peer: p,
+            },
+        ] => {
+            assert_eq!(request, req);
+            assert_eq!(*p, peer);
+            *tx
+        }
+        other => panic!("expected one new request, got {other:?}"),
+    }
 }
