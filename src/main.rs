@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Policy(cmd)) => pstn_bridge::cli::policy::run(&cfg, cmd),
+        Some(Command::Dial(args)) => pstn_bridge::cli::dial::run(cfg, args),
         None => serve(cfg),
     }
 }

@@ -209,6 +209,18 @@ pub fn answer(offer: &TrunkOffer, local: SocketAddr, session_id: u64, version: u
     )
 }
 
+/// Our offer toward a trunk: PCMU, PCMA and telephone-event at `local`.
+pub fn offer(local: SocketAddr, session_id: u64, version: u64) -> String {
+    let ip_kind = if local.is_ipv4() { "IP4" } else { "IP6" };
+    let ip = local.ip();
+    format!(
+        "v=0\r\no=pstn-bridge {session_id} {version} IN {ip_kind} {ip}\r\ns=pstn-bridge\r\n\
+         c=IN {ip_kind} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\n\
+         a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n",
+        port = local.port(),
+    )
+}
+
 #[cfg(test)]
 #[path = "sdp_tests.rs"]
 mod tests;

@@ -62,3 +62,13 @@ fn old_style_hold_reads_as_sendonly() {
         Direction::SendOnly
     );
 }
+
+#[test]
+fn our_offer_parses_as_pcmu_with_dtmf() {
+    let o = offer("192.0.2.1:20000".parse().expect("addr"), 1, 1);
+    let parsed = parse_offer(o.as_bytes()).expect("own offer parses");
+    assert_eq!(
+        (parsed.codec, parsed.dtmf_pt, parsed.remote.port()),
+        (G711::Pcmu, Some(101), 20000)
+    );
+}

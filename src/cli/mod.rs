@@ -1,5 +1,6 @@
 //! Command line: `pstn-bridge [--config FILE]` runs the daemon; subcommands inspect things.
 
+pub mod dial;
 pub mod policy;
 
 use std::path::PathBuf;
@@ -23,6 +24,8 @@ pub enum Command {
     /// Dry-run the dial plan: one JSON decision on stdout.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Place one test call on a trunk and print what happened as JSON.
+    Dial(dial::DialArgs),
 }
 
 /// The `check-config` summary: what the daemon would do with this configuration.

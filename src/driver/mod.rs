@@ -12,10 +12,11 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::Metrics;
+use crate::call::switchboard::{LegEvent, LegId, OutboundCall, OutboundError};
 use crate::config::Config;
 use crate::sip::Peer;
 
@@ -68,10 +69,51 @@ pub(crate) struct Inbound {
     pub bytes: bytes::Bytes,
 }
 
-/// A started daemon: where it listens, and a handle that resolves when it has stopped.
+/// A started daemon: where it listens, a handle to control it, and a task that resolves
+/// when it has stopped.
 pub struct Running {
     pub bound: Bound,
+    pub handle: Handle,
     pub done: JoinHandle<()>,
+}
+
+/// Requests to the signaling task from other tasks (API, CLI).
+pub(crate) enum Command {
+    Place {
+        call: OutboundCall,
+        reply: oneshot::Sender<Result<(LegId, mpsc::Receiver<LegEvent>), OutboundError>>,
+    },
+    Cancel(LegId),
+    Hangup(LegId),
+}
+
+/// Controls a running daemon.
+#[derive(Clone)]
+pub struct Handle {
+    commands: mpsc::Sender<Command>,
+}
+
+impl Handle {
+    /// Places an outbound call; its progress arrives on the returned receiver.
+    pub async fn place_call(
+        &self,
+        call: OutboundCall,
+    ) -> Result<(LegId, mpsc::Receiver<LegEvent>), OutboundError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Place { call, reply })
+            .await
+            .map_err(|_| OutboundError::Send)?;
+        rx.await.map_err(|_| OutboundError::Send)?
+    }
+
+    pub async fn cancel(&self, leg: LegId) {
+        let _ = self.commands.send(Command::Cancel(leg)).await;
+    }
+
+    pub async fn hangup(&self, leg: LegId) {
+        let _ = self.commands.send(Command::Hangup(leg)).await;
+    }
 }
 
 /// Binds every socket and starts the daemon's tasks; returns once it is listening.
@@ -159,11 +201,16 @@ pub async fn start(cfg: Config, shutdown: Shutdown) -> Result<Running, DriverErr
         }
     });
     let sig = signaling::Signaling::new(cfg.clone(), node, bound.clone(), udp, tcp_conns);
+    let (cmd_tx, cmd_rx) = mpsc::channel(256);
     let done = tokio::spawn(async move {
-        sig.run(in_rx, shutdown).await;
+        sig.run(in_rx, cmd_rx, shutdown).await;
         http_task.abort();
     });
-    Ok(Running { bound, done })
+    Ok(Running {
+        bound,
+        handle: Handle { commands: cmd_tx },
+        done,
+    })
 }
 
 /// Default drain timeout when the config gives none.

@@ -12,8 +12,10 @@ use tokio::time::Instant;
 
 use super::echo::{self, EchoHandle, MediaProblem};
 use super::tcp::Connections;
-use super::{Bound, Inbound, NodeState, Shutdown, Stop};
-use crate::call::switchboard::{CallId, LocalAddrs, SwitchEvent, Switchboard, reasons};
+use super::{Bound, Command, Inbound, NodeState, Shutdown, Stop};
+use crate::call::switchboard::{
+    CallId, LegEvent, LegId, LocalAddrs, SwitchEvent, Switchboard, reasons,
+};
 use crate::config::Config;
 use crate::sip::Transport;
 
@@ -26,6 +28,7 @@ pub(super) struct Signaling {
     echoes: HashMap<CallId, EchoHandle>,
     media_tx: mpsc::Sender<(CallId, MediaProblem)>,
     media_rx: mpsc::Receiver<(CallId, MediaProblem)>,
+    legs: HashMap<LegId, mpsc::Sender<LegEvent>>,
 }
 
 impl Signaling {
@@ -61,10 +64,16 @@ impl Signaling {
             echoes: HashMap::new(),
             media_tx,
             media_rx,
+            legs: HashMap::new(),
         }
     }
 
-    pub async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, mut shutdown: Shutdown) {
+    pub async fn run(
+        mut self,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut commands: mpsc::Receiver<Command>,
+        mut shutdown: Shutdown,
+    ) {
         let mut drain_deadline: Option<Instant> = None;
         loop {
             let timer = self.core.poll_timeout().map(Instant::from_std);
@@ -73,6 +82,7 @@ impl Signaling {
                     self.core.handle_message(Instant::now().into_std(), msg.peer, &msg.bytes);
                 }
                 _ = sleep_until(timer) => self.core.handle_timeout(Instant::now().into_std()),
+                Some(cmd) = commands.recv() => self.command(cmd),
                 Some((call, problem)) = self.media_rx.recv() => {
                     let reason = match problem {
                         MediaProblem::BindFailed => reasons::MEDIA_FAILURE,
@@ -109,6 +119,22 @@ impl Signaling {
                 tracing::info!("drained: no active calls");
                 return self.finish().await;
             }
+        }
+    }
+
+    fn command(&mut self, cmd: Command) {
+        let now = Instant::now().into_std();
+        match cmd {
+            Command::Place { call, reply } => {
+                let result = self.core.place_call(now, call).map(|leg| {
+                    let (tx, rx) = mpsc::channel(16);
+                    self.legs.insert(leg, tx);
+                    (leg, rx)
+                });
+                let _ = reply.send(result);
+            }
+            Command::Cancel(leg) => self.core.cancel_leg(now, leg),
+            Command::Hangup(leg) => self.core.hangup_leg(now, leg),
         }
     }
 
@@ -168,6 +194,15 @@ impl Signaling {
                     }
                 }
                 SwitchEvent::CallEnded { .. } => {}
+                SwitchEvent::Leg { leg, event } => {
+                    let last = matches!(event, LegEvent::Failed { .. } | LegEvent::Ended { .. });
+                    if let Some(tx) = self.legs.get(&leg) {
+                        let _ = tx.try_send(event);
+                    }
+                    if last {
+                        self.legs.remove(&leg);
+                    }
+                }
             }
         }
     }

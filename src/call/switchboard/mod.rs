@@ -6,9 +6,12 @@ mod admission;
 mod dialogs;
 mod inbound;
 mod limits;
+mod outbound;
 mod ports;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_outbound;
 mod timers;
 
 use std::collections::{HashMap, VecDeque};
@@ -31,6 +34,7 @@ use crate::sip::{Peer, Transmit, Transport};
 use dialogs::Call;
 pub use dialogs::{CallId, reasons};
 use limits::TrunkLimits;
+pub use outbound::{LegEvent, LegId, OutboundCall, OutboundError};
 use ports::PortPool;
 
 /// Methods we answer; anything else is 501, these others are 405.
@@ -66,6 +70,8 @@ pub enum SwitchEvent {
     MediaStop { call: CallId },
     /// A call ended.
     CallEnded { call: CallId, reason: EndReason },
+    /// Progress of an outbound leg placed with `place_call`.
+    Leg { leg: LegId, event: LegEvent },
 }
 
 /// Our own addresses, as written into Via and Contact.
@@ -86,6 +92,9 @@ pub struct Switchboard {
     call_by_tx: HashMap<TxId, CallId>,
     /// Our client transactions (BYE, refreshes) and the call they belong to.
     client_tx: HashMap<TxId, CallId>,
+    legs: HashMap<LegId, outbound::Leg>,
+    /// Client transactions of outbound legs (INVITE, PRACK, CANCEL, BYE).
+    leg_by_tx: HashMap<TxId, LegId>,
     /// Our session refreshes (UPDATE) in flight.
     refreshes: HashMap<TxId, CallId>,
     nonces: NonceIssuer,
@@ -126,6 +135,8 @@ impl Switchboard {
             call_by_tx: HashMap::new(),
             client_tx: HashMap::new(),
             refreshes: HashMap::new(),
+            legs: HashMap::new(),
+            leg_by_tx: HashMap::new(),
             draining: false,
             started: (now, unix_now),
             events: VecDeque::new(),
@@ -271,12 +282,27 @@ impl Switchboard {
         while let Some(ev) = self.tx.poll_event() {
             match ev {
                 TxEvent::Request { tx, request, peer } => self.dispatch(now, tx, request, peer),
-                TxEvent::Response { tx, response } => self.on_client_response(now, tx, response),
-                TxEvent::Timeout { tx } => self.on_client_timeout(now, tx),
+                TxEvent::Response { tx, response } => {
+                    if !self.on_leg_response(now, tx, &response) {
+                        self.on_client_response(now, tx, response)
+                    }
+                }
+                TxEvent::Timeout { tx } => {
+                    if !self.on_leg_timeout(tx) {
+                        self.on_client_timeout(now, tx)
+                    }
+                }
                 TxEvent::AckTimeout { tx } => self.on_ack_timeout(now, tx),
                 TxEvent::Terminated { tx } => {
                     self.client_tx.remove(&tx);
                     self.refreshes.remove(&tx);
+                    if self
+                        .leg_by_tx
+                        .get(&tx)
+                        .is_some_and(|l| !self.legs.contains_key(l))
+                    {
+                        self.leg_by_tx.remove(&tx);
+                    }
                 }
             }
         }
@@ -296,7 +322,10 @@ impl Switchboard {
         let method = req.method().to_string();
         match req.method() {
             rsip::Method::Cancel => self.on_cancel(now, tx, &req),
-            _ if in_dialog => self.on_in_dialog(now, tx, req, peer),
+            _ if in_dialog => match self.leg_for(&req) {
+                Some(leg) => self.on_leg_request(now, tx, leg, req),
+                None => self.on_in_dialog(now, tx, req, peer),
+            },
             rsip::Method::Invite => self.on_invite(now, tx, req, peer),
             rsip::Method::Options => self.on_options(now, tx, &req, peer),
             rsip::Method::Bye | rsip::Method::Update | rsip::Method::PRack => self.respond(

@@ -35,13 +35,13 @@ trunks = ["carrier"]
 const CARRIER: &str = "10.1.2.3:5060";
 const STRANGER: &str = "198.51.100.9:5060";
 
-struct Harness {
-    core: Switchboard,
-    now: Instant,
+pub(super) struct Harness {
+    pub core: Switchboard,
+    pub now: Instant,
 }
 
 impl Harness {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let cfg = Arc::new(load_str(CONFIG, "test.toml", false).expect("test config is valid"));
         let local = LocalAddrs {
             host: "192.0.2.1".into(),
@@ -55,7 +55,7 @@ impl Harness {
         }
     }
 
-    fn send(&mut self, from: &str, text: &str) -> Vec<String> {
+    pub fn send(&mut self, from: &str, text: &str) -> Vec<String> {
         let peer = Peer {
             transport: Transport::Udp,
             addr: from.parse().expect("test address"),
@@ -64,7 +64,7 @@ impl Harness {
         self.out()
     }
 
-    fn advance(&mut self, by: Duration) -> Vec<String> {
+    pub fn advance(&mut self, by: Duration) -> Vec<String> {
         let end = self.now + by;
         let mut out = Vec::new();
         while let Some(t) = self.core.poll_timeout().filter(|t| *t <= end) {
@@ -76,7 +76,7 @@ impl Harness {
         out
     }
 
-    fn out(&mut self) -> Vec<String> {
+    pub fn out(&mut self) -> Vec<String> {
         let mut v = Vec::new();
         while let Some(t) = self.core.poll_transmit() {
             v.push(String::from_utf8_lossy(&t.bytes).into_owned());
@@ -84,7 +84,7 @@ impl Harness {
         v
     }
 
-    fn events(&mut self) -> Vec<SwitchEvent> {
+    pub fn events(&mut self) -> Vec<SwitchEvent> {
         std::iter::from_fn(|| self.core.poll_event()).collect()
     }
 }
@@ -102,7 +102,7 @@ fn request(method: &str, to: &str, branch: &str, extra: &str, body: &str) -> Str
 
 const OFFER: &str = "v=0\r\no=c 1 1 IN IP4 10.1.2.3\r\ns=-\r\nc=IN IP4 10.1.2.3\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
 
-fn status(msg: &str) -> u16 {
+pub(super) fn status(msg: &str) -> u16 {
     msg.split(' ')
         .nth(1)
         .and_then(|c| c.parse().ok())
