@@ -300,25 +300,25 @@ impl Switchboard {
         leg.phase = LegPhase::Early;
         let sdp = (!resp.body().is_empty()).then(|| resp.body().clone());
         let code = resp.status_code().code();
-        if reliable::is_reliable(resp) {
-            if let (Some(rack), Some(dialog)) = (reliable::make_rack(resp), leg.dialog.as_mut()) {
-                let port = self.cfg.sip.advertised_port.unwrap_or(5060);
-                let port = match leg.peer.transport {
-                    Transport::Udp => self.local.udp_port.unwrap_or(port),
-                    Transport::Tcp => self.local.tcp_port.unwrap_or(port),
-                };
-                let mut prack = dialog.make_request(
-                    rsip::Method::PRack,
-                    &self.local.host,
-                    port,
-                    leg.peer.transport,
-                    &new_branch(),
-                );
-                prack.headers.push(other("RAck", rack));
-                let peer = leg.peer;
-                if let Ok(tx) = self.tx.send_request(now, prack, peer) {
-                    self.leg_by_tx.insert(tx, id);
-                }
+        if reliable::is_reliable(resp)
+            && let (Some(rack), Some(dialog)) = (reliable::make_rack(resp), leg.dialog.as_mut())
+        {
+            let port = self.cfg.sip.advertised_port.unwrap_or(5060);
+            let port = match leg.peer.transport {
+                Transport::Udp => self.local.udp_port.unwrap_or(port),
+                Transport::Tcp => self.local.tcp_port.unwrap_or(port),
+            };
+            let mut prack = dialog.make_request(
+                rsip::Method::PRack,
+                &self.local.host,
+                port,
+                leg.peer.transport,
+                &new_branch(),
+            );
+            prack.headers.push(other("RAck", rack));
+            let peer = leg.peer;
+            if let Ok(tx) = self.tx.send_request(now, prack, peer) {
+                self.leg_by_tx.insert(tx, id);
             }
         }
         let cancel = self.legs.get(&id).is_some_and(|l| l.cancel_requested);
@@ -552,19 +552,19 @@ impl Switchboard {
             .as_ref()
             .map(|d| d.id().local_tag.clone())
             .unwrap_or_default();
-        if let Some(d) = leg.dialog.as_mut() {
-            if d.handle_remote_request(&req).is_err() {
-                return self.respond_tagged(
-                    now,
-                    tx,
-                    &req,
-                    500,
-                    "Server Internal Error (CSeq out of order)",
-                    &tag,
-                    vec![],
-                    None,
-                );
-            }
+        if let Some(d) = leg.dialog.as_mut()
+            && d.handle_remote_request(&req).is_err()
+        {
+            return self.respond_tagged(
+                now,
+                tx,
+                &req,
+                500,
+                "Server Internal Error (CSeq out of order)",
+                &tag,
+                vec![],
+                None,
+            );
         }
         match req.method() {
             rsip::Method::Bye => {
