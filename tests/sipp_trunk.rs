@@ -73,7 +73,11 @@ fn refusals_not_a_did_offline_endpoint_unknown_source() {
         ("480", "+14155550100", "127.0.0.1"),
         ("403", "+14155550199", "127.0.0.2"),
     ] {
-        let sf = scenario("invite_refused.xml", &dir, &[("CODE", code)]);
+        let sf = scenario(
+            "invite_refused.xml",
+            &dir,
+            &[("CODE", code), ("EXTRA", "X-Test: 1")],
+        );
         let out = sipp(&sf, d.sip_udp, ip, &["-s", did, "-m", "2"], LIMIT);
         assert!(
             out.status.success(),
@@ -187,4 +191,53 @@ fn healthz_and_sigterm_drain() {
         .expect("daemon exits on SIGTERM with no calls");
     assert!(status.success(), "{status:?}\n{}", d.log_text());
     assert!(d.log_text().contains("draining"), "{}", d.log_text());
+}
+
+#[test]
+fn privacy_id_with_pai_reaches_routing_as_unknown_caller() {
+    let d = Daemon::start(&config(37000, false));
+    let dir = TempDir::new("privacy");
+    let pai = "P-Asserted-Identity: \"Bob\" <sip:+14155551234@127.0.0.1;user=phone>";
+    let hidden = scenario(
+        "invite_refused.xml",
+        &dir,
+        &[("CODE", "480"), ("EXTRA", &format!("{pai}\r\nPrivacy: id"))],
+    );
+    let out = sipp(
+        &hidden,
+        d.sip_udp,
+        "127.0.0.1",
+        &["-s", "+14155550100", "-m", "1"],
+        LIMIT,
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    let shown = scenario(
+        "invite_refused.xml",
+        &dir,
+        &[("CODE", "480"), ("EXTRA", pai)],
+    );
+    let out = sipp(
+        &shown,
+        d.sip_udp,
+        "127.0.0.1",
+        &["-s", "+14155550100", "-m", "1"],
+        LIMIT,
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    let log = d.log_text();
+    let routed: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("inbound call routed"))
+        .collect();
+    assert_eq!(routed.len(), 2, "{log}");
+    assert!(
+        routed[0].contains("caller=unknown caller_name=unknown"),
+        "{}",
+        routed[0]
+    );
+    assert!(
+        routed[1].contains("caller=+1415*****34 caller_name=Bob"),
+        "{}",
+        routed[1]
+    );
 }

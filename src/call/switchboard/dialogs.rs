@@ -21,41 +21,49 @@ use super::{SUPPORTED, SwitchEvent, Switchboard};
 pub mod reasons {
     use crate::policy::EndReason;
 
-    /// The carrier hung up (BYE).
-    pub const REMOTE_HANGUP: EndReason = EndReason {
+    /// The bridge side hung up (the endpoint, an operator, the API).
+    pub const LOCAL_HANGUP: EndReason = EndReason {
         code: 0,
         sub_code: 0,
     };
-    /// The bridge hung up because the endpoint did (or an operator did).
-    pub const LOCAL_HANGUP: EndReason = EndReason {
+    /// The carrier hung up (BYE).
+    pub const REMOTE_HANGUP: EndReason = EndReason {
         code: 0,
         sub_code: 1,
     };
-    /// The carrier never acknowledged our 200 OK.
+    /// The carrier never acknowledged our 200 OK (signaling lost).
     pub const NO_ACK: EndReason = EndReason {
         code: 408,
-        sub_code: 4081,
+        sub_code: 40801,
     };
-    /// The carrier stopped refreshing the session (RFC 4028).
+    /// The carrier stopped refreshing the session (RFC 4028; signaling lost).
     pub const SESSION_EXPIRED: EndReason = EndReason {
         code: 408,
-        sub_code: 4082,
+        sub_code: 40802,
     };
     /// No RTP arrived for `media.rtp_timeout_s`.
     pub const RTP_TIMEOUT: EndReason = EndReason {
         code: 408,
-        sub_code: 4083,
+        sub_code: 40803,
     };
     /// Media could not be set up (port unavailable).
     pub const MEDIA_FAILURE: EndReason = EndReason {
         code: 500,
-        sub_code: 5001,
+        sub_code: 50001,
     };
-    /// The daemon shut down.
+    /// The daemon shut down (drain timeout or SIGINT).
     pub const SHUTDOWN: EndReason = EndReason {
         code: 503,
-        sub_code: 5031,
+        sub_code: 50302,
     };
+
+    /// A carrier's final failure response to our INVITE: `{code, code × 100}`.
+    pub fn carrier_final(code: u16) -> EndReason {
+        EndReason {
+            code,
+            sub_code: u32::from(code) * 100,
+        }
+    }
 }
 
 /// Stable identity of a call, independent of SIP Call-IDs on either leg.

@@ -127,7 +127,16 @@ impl Switchboard {
                 target,
                 caller_id,
             } => {
-                tracing::info!(%peer, %trunk, %app, did = %did, ?caller_id, "inbound call routed");
+                let caller = caller_id
+                    .number
+                    .as_deref()
+                    .map(|n| {
+                        crate::policy::E164::parse(n)
+                            .map_or_else(|_| "invalid".to_owned(), |e| e.redacted().to_string())
+                    })
+                    .unwrap_or_else(|| "unknown".to_owned());
+                let caller_name = caller_id.name.as_deref().unwrap_or("unknown");
+                tracing::info!(%peer, %trunk, %app, did = %did.redacted(), %caller, %caller_name, "inbound call routed");
                 match target {
                     // Endpoints connect over WebSocket (a later milestone): none is online.
                     Target::Endpoint(endpoint) => {
