@@ -88,11 +88,19 @@ impl Daemon {
 
     /// Sends a signal and waits (bounded) for exit.
     pub fn signal(&mut self, sig: &str) -> Option<std::process::ExitStatus> {
+        self.send_signal(sig);
+        self.wait_exit(Duration::from_secs(15))
+    }
+
+    pub fn send_signal(&self, sig: &str) {
         let _ = Command::new("kill")
             .arg(format!("-{sig}"))
             .arg(self.child.id().to_string())
             .status();
-        let end = Instant::now() + Duration::from_secs(15);
+    }
+
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let end = Instant::now() + limit;
         while Instant::now() < end {
             if let Ok(Some(st)) = self.child.try_wait() {
                 return Some(st);
