@@ -17,54 +17,7 @@ use crate::sip::{Peer, Transport};
 
 use super::{SUPPORTED, SwitchEvent, Switchboard};
 
-/// End reasons of calls that ended after they were answered (policy refusals carry their own).
-pub mod reasons {
-    use crate::policy::EndReason;
-
-    /// The bridge side hung up (the endpoint, an operator, the API).
-    pub const LOCAL_HANGUP: EndReason = EndReason {
-        code: 0,
-        sub_code: 0,
-    };
-    /// The carrier hung up (BYE).
-    pub const REMOTE_HANGUP: EndReason = EndReason {
-        code: 0,
-        sub_code: 1,
-    };
-    /// The carrier never acknowledged our 200 OK (signaling lost).
-    pub const NO_ACK: EndReason = EndReason {
-        code: 408,
-        sub_code: 40801,
-    };
-    /// The carrier stopped refreshing the session (RFC 4028; signaling lost).
-    pub const SESSION_EXPIRED: EndReason = EndReason {
-        code: 408,
-        sub_code: 40802,
-    };
-    /// No RTP arrived for `media.rtp_timeout_s`.
-    pub const RTP_TIMEOUT: EndReason = EndReason {
-        code: 408,
-        sub_code: 40803,
-    };
-    /// Media could not be set up (port unavailable).
-    pub const MEDIA_FAILURE: EndReason = EndReason {
-        code: 500,
-        sub_code: 50001,
-    };
-    /// The daemon shut down (drain timeout or SIGINT).
-    pub const SHUTDOWN: EndReason = EndReason {
-        code: 503,
-        sub_code: 50302,
-    };
-
-    /// A carrier's final failure response to our INVITE: `{code, code × 100}`.
-    pub fn carrier_final(code: u16) -> EndReason {
-        EndReason {
-            code,
-            sub_code: u32::from(code) * 100,
-        }
-    }
-}
+pub use crate::call::reasons;
 
 /// Stable identity of a call, independent of SIP Call-IDs on either leg.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
