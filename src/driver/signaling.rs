@@ -194,6 +194,10 @@ impl Signaling {
                     }
                 }
                 SwitchEvent::CallEnded { .. } => {}
+                SwitchEvent::IncomingCall { call, .. } => {
+                    // Endpoint calls are handled once the WebSocket driver reports sessions.
+                    self.core.reject_call(Instant::now().into_std(), &call, 480);
+                }
                 SwitchEvent::Leg { leg, event } => {
                     let last = matches!(event, LegEvent::Failed { .. } | LegEvent::Ended { .. });
                     if let Some(tx) = self.legs.get(&leg) {

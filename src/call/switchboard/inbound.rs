@@ -1,11 +1,9 @@
 //! Out-of-dialog requests from carriers: OPTIONS, CANCEL and new INVITEs routed by policy.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use rsip::prelude::*;
 
-use crate::call::sdp;
 use crate::policy::{self, InboundAuth, InboundDecision, InboundRequest, Target};
 use crate::sip::Peer;
 use crate::sip::message::{header_value, option_tags};
@@ -13,7 +11,6 @@ use crate::sip::reply;
 use crate::sip::transaction::TxId;
 
 use super::admission::AuthOutcome;
-use super::dialogs::{Call, CallId, CallPhase};
 use super::{ALLOW, SUPPORTED, SwitchEvent, Switchboard};
 
 /// Option tags we can honour in a Require header.
@@ -42,10 +39,11 @@ impl Switchboard {
 
     pub(super) fn on_cancel(&mut self, now: Instant, tx: TxId, req: &rsip::Request) {
         match self.tx.find_invite_for_cancel(req) {
-            Some(_invite) => {
-                // Every INVITE is answered as it arrives, so there is never one left
-                // pending: the CANCEL is acknowledged and changes nothing (RFC 3261 §9.2).
-                self.respond(now, tx, req, 200, "OK", vec![], None)
+            Some(invite) => {
+                // 200 to the CANCEL; a ringing call's INVITE then gets 487. An INVITE
+                // already answered is not affected (RFC 3261 §9.2).
+                self.respond(now, tx, req, 200, "OK", vec![], None);
+                self.cancel_pending(now, invite);
             }
             None => self.respond(
                 now,
@@ -139,9 +137,16 @@ impl Switchboard {
                 tracing::info!(%peer, %trunk, %app, did = %did.redacted(), %caller, %caller_name, "inbound call routed");
                 match target {
                     // Endpoints connect over WebSocket (a later milestone): none is online.
-                    Target::Endpoint(endpoint) => {
+                    Target::Endpoint(endpoint) if !self.endpoint_online(&app, &endpoint) => {
                         tracing::info!(%endpoint, "endpoint not connected");
                         self.respond(now, tx, &req, 480, "Temporarily Unavailable", vec![], None)
+                    }
+                    Target::Endpoint(endpoint) => {
+                        let Some(pending) = self.admit_invite(now, tx, req, peer, trunk) else {
+                            return;
+                        };
+                        let caller = caller_id.clone();
+                        self.offer_to_endpoint(pending, app, endpoint, did.to_string(), caller);
                     }
                     Target::Echo => self.answer_echo(now, tx, req, peer, trunk),
                 }
@@ -157,132 +162,18 @@ impl Switchboard {
         peer: Peer,
         trunk: String,
     ) {
-        let offer = match sdp::parse_offer(req.body()) {
-            Ok(o) => o,
-            Err(e) => {
-                tracing::info!(%peer, error = %e, "echo call offer refused");
-                let warning = reply::other("Warning", format!("304 pstn-bridge \"{e}\""));
-                return self.respond(
-                    now,
-                    tx,
-                    &req,
-                    488,
-                    "Not Acceptable Here",
-                    vec![warning],
-                    None,
-                );
-            }
+        let Some(pending) = self.admit_invite(now, tx, req, peer, trunk) else {
+            return;
         };
-        let timer = match super::timers::negotiate(
-            &req,
-            self.cfg.sip.session_expires_s,
-            self.cfg.sip.min_se_s,
-        ) {
-            Ok(t) => t,
-            Err(min_se) => {
-                let h = reply::other("Min-SE", min_se.to_string());
-                return self.respond(
-                    now,
-                    tx,
-                    &req,
-                    422,
-                    "Session Interval Too Small",
-                    vec![h],
-                    None,
-                );
-            }
-        };
-        if let Some(cfg) = self.cfg.trunks.get(&trunk)
-            && let Err(hit) = self.limits.admit(now, &trunk, cfg)
-        {
-            let h = reply::other("Retry-After", hit.retry_after().as_secs().to_string());
-            tracing::info!(%trunk, ?hit, "trunk limit reached");
-            return self.respond(
-                now,
-                tx,
-                &req,
-                503,
-                "Service Unavailable (trunk limit)",
-                vec![h],
-                None,
-            );
+        let (remote, bind) = (pending.offer.remote, pending.bind);
+        if let Some(id) = self.answer_pending(now, pending) {
+            tracing::info!(call = %id, %peer, %remote, "echo call answered");
+            self.events.push_back(SwitchEvent::EchoStart {
+                call: id,
+                local: bind,
+                remote,
+            });
         }
-        let Some(port) = self.ports.take() else {
-            self.limits.release(&trunk);
-            let h = reply::other("Retry-After", "5");
-            return self.respond(
-                now,
-                tx,
-                &req,
-                503,
-                "Service Unavailable (no media ports)",
-                vec![h],
-                None,
-            );
-        };
-        let local_media = SocketAddr::new(self.cfg.media.advertised_ip, port);
-        let bind = SocketAddr::new(self.cfg.media.bind_ip, port);
-        let session_id = u64::from(rand::random::<u32>());
-        let answer = sdp::answer(&offer, local_media, session_id, 1);
-        let tag = self.new_tag();
-        let id = CallId::new();
-        let contact = self.contact_uri(peer.transport);
-        let mut headers = vec![
-            rsip::Header::Contact(rsip::headers::Contact::new(format!("<{contact}>"))),
-            reply::other("Allow", ALLOW),
-            reply::other("Supported", SUPPORTED),
-        ];
-        if let Some(t) = &timer {
-            headers.extend(super::timers::headers(t));
-        }
-        let dialog = match crate::sip::dialog::Dialog::uas(&req, &tag, contact.clone()) {
-            Ok(d) => d,
-            Err(e) => {
-                self.ports.release(port);
-                self.limits.release(&trunk);
-                tracing::info!(%peer, error = %e, "INVITE cannot form a dialog");
-                return self.respond(
-                    now,
-                    tx,
-                    &req,
-                    400,
-                    "Bad Request (dialog headers)",
-                    vec![],
-                    None,
-                );
-            }
-        };
-        self.respond_tagged(
-            now,
-            tx,
-            &req,
-            200,
-            "OK",
-            &tag,
-            headers,
-            Some(("application/sdp", answer.into_bytes())),
-        );
-        let call = Call {
-            id: id.clone(),
-            trunk,
-            invite_tx: tx,
-            dialog,
-            phase: CallPhase::Answered,
-            peer,
-            media_port: port,
-            session_id,
-            sdp_version: 1,
-            offer: offer.clone(),
-            timer: timer.map(|t| t.timer(now)),
-        };
-        tracing::info!(call = %id, %peer, local = %local_media, remote = %offer.remote, "echo call answered");
-        self.call_by_tx.insert(tx, id.clone());
-        self.calls.insert(id.clone(), call);
-        self.events.push_back(SwitchEvent::EchoStart {
-            call: id,
-            local: bind,
-            remote: offer.remote,
-        });
     }
 
     pub(super) fn contact_uri(&self, transport: crate::sip::Transport) -> rsip::Uri {

@@ -7,6 +7,7 @@ mod dialogs;
 mod inbound;
 mod limits;
 mod outbound;
+mod pending;
 mod ports;
 #[cfg(test)]
 mod tests;
@@ -14,7 +15,7 @@ mod tests;
 mod tests_outbound;
 mod timers;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,6 +55,17 @@ const KNOWN_UNSUPPORTED: [&str; 7] = [
 /// What the driver must do besides sending bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SwitchEvent {
+    /// A carrier calls an online endpoint: ring its sessions. `media_bind` is the call's
+    /// RTP port (already in the SDP answer we will send); answer with `answer_call`.
+    IncomingCall {
+        call: CallId,
+        app: String,
+        endpoint: String,
+        did: String,
+        caller: crate::policy::CallerId,
+        trunk_offer: crate::call::sdp::TrunkOffer,
+        media_bind: SocketAddr,
+    },
     /// Bind `local` and send the RTP that arrives from `remote` back to it (echo service).
     EchoStart {
         call: CallId,
@@ -93,6 +105,10 @@ pub struct Switchboard {
     /// Our client transactions (BYE, refreshes) and the call they belong to.
     client_tx: HashMap<TxId, CallId>,
     legs: HashMap<LegId, outbound::Leg>,
+    /// Inbound calls ringing an endpoint.
+    pending: HashMap<CallId, pending::Pending>,
+    /// Endpoints with at least one connected session: (app, endpoint).
+    online: HashSet<(String, String)>,
     /// Client transactions of outbound legs (INVITE, PRACK, CANCEL, BYE).
     leg_by_tx: HashMap<TxId, LegId>,
     /// Our session refreshes (UPDATE) in flight.
@@ -136,6 +152,8 @@ impl Switchboard {
             client_tx: HashMap::new(),
             refreshes: HashMap::new(),
             legs: HashMap::new(),
+            pending: HashMap::new(),
+            online: HashSet::new(),
             leg_by_tx: HashMap::new(),
             draining: false,
             started: (now, unix_now),

@@ -356,3 +356,77 @@ fn draining_refuses_new_calls() {
     assert_eq!(status(&out[0]), 503);
     assert!(out[0].contains("Retry-After"));
 }
+
+mod endpoint_calls {
+    use super::*;
+
+    fn ringing_call(h: &mut Harness, branch: &str, extra: &str) -> (CallId, String) {
+        h.core.set_endpoint_online("demo", "alice", true);
+        let invite = request("INVITE", "+14155550100", branch, extra, OFFER);
+        let out = h.send(CARRIER, &invite);
+        assert!(out.is_empty(), "no final answer while ringing: {out:?}");
+        let ev = h.events();
+        let Some(SwitchEvent::IncomingCall {
+            call,
+            endpoint,
+            caller,
+            ..
+        }) = ev.into_iter().next()
+        else {
+            panic!("incoming call event")
+        };
+        assert_eq!(endpoint, "alice");
+        assert_eq!(caller.number.as_deref(), Some("+14155551234"));
+        (call, invite)
+    }
+
+    #[test]
+    fn ring_then_answer_sends_180_and_200_with_sdp() {
+        let mut h = Harness::new();
+        let (call, _) = ringing_call(&mut h, "z9hG4bK-p1", "Require: 100rel\r\n");
+        h.core.ring_call(h.now, &call);
+        let out = h.out();
+        assert_eq!(status(&out[0]), 180);
+        assert!(
+            out[0].contains("RSeq:"),
+            "reliable when the carrier requires 100rel"
+        );
+        assert!(h.core.answer_call(h.now, &call));
+        let out = h.out();
+        assert_eq!(status(&out[0]), 200);
+        assert!(out[0].contains("m=audio 20000 RTP/AVP 0 101"));
+        assert_eq!(h.core.active_calls(), 1);
+        assert_eq!(h.core.pending_calls(), 0);
+    }
+
+    #[test]
+    fn carrier_cancel_while_ringing_gets_487() {
+        let mut h = Harness::new();
+        let (_, invite) = ringing_call(&mut h, "z9hG4bK-p2", "");
+        let cancel = invite
+            .replace("INVITE sip:", "CANCEL sip:")
+            .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
+            .replace(OFFER, "")
+            .replace(
+                &format!("Content-Length: {}", OFFER.len()),
+                "Content-Length: 0",
+            );
+        let out = h.send(CARRIER, &cancel);
+        let codes: Vec<u16> = out.iter().map(|m| status(m)).collect();
+        assert!(codes.contains(&200) && codes.contains(&487), "{codes:?}");
+        assert!(h.events().iter().any(|e| matches!(e, SwitchEvent::CallEnded { reason, .. } if *reason == reasons::CALLER_CANCELLED)));
+        assert_eq!(h.core.pending_calls(), 0);
+    }
+
+    #[test]
+    fn rejection_uses_the_given_code_and_frees_the_port() {
+        let mut h = Harness::new();
+        for branch in ["z9hG4bK-p3", "z9hG4bK-p4", "z9hG4bK-p5"] {
+            let (call, _) = ringing_call(&mut h, branch, "");
+            h.core.reject_call(h.now, &call, 486);
+            assert_eq!(status(&h.out()[0]), 486);
+        }
+        // The test range has two ports: three rejected calls prove they are released.
+        assert_eq!(h.core.pending_calls(), 0);
+    }
+}

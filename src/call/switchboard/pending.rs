@@ -1,0 +1,302 @@
+//! Inbound INVITEs between admission and answer: offer read, session timer negotiated,
+//! trunk limits and a media port taken. Echo calls are answered at once; calls to an
+//! endpoint wait here while the browser rings (`ring_call`, `answer_call`, `reject_call`).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use rsip::prelude::*;
+
+use crate::call::sdp::{self, TrunkOffer};
+use crate::policy::CallerId;
+use crate::sip::Peer;
+use crate::sip::dialog::Dialog;
+use crate::sip::message::option_tags;
+use crate::sip::reply;
+use crate::sip::session_timer::Negotiated;
+use crate::sip::transaction::TxId;
+
+use super::dialogs::{Call, CallId, CallPhase, reasons};
+use super::{ALLOW, SUPPORTED, SwitchEvent, Switchboard};
+
+pub(super) struct Pending {
+    pub id: CallId,
+    pub tx: TxId,
+    pub req: rsip::Request,
+    pub tag: String,
+    pub peer: Peer,
+    pub trunk: String,
+    pub offer: TrunkOffer,
+    pub timer: Option<Negotiated>,
+    pub port: u16,
+    /// Where the call's RTP socket binds.
+    pub bind: SocketAddr,
+    pub rang: bool,
+}
+
+impl Switchboard {
+    /// Checks what an INVITE needs before it can be answered; answers the failures.
+    pub(super) fn admit_invite(
+        &mut self,
+        now: Instant,
+        tx: TxId,
+        req: rsip::Request,
+        peer: Peer,
+        trunk: String,
+    ) -> Option<Pending> {
+        let offer = match sdp::parse_offer(req.body()) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::info!(%peer, error = %e, "offer refused");
+                let warning = reply::other("Warning", format!("304 pstn-bridge \"{e}\""));
+                self.respond(
+                    now,
+                    tx,
+                    &req,
+                    488,
+                    "Not Acceptable Here",
+                    vec![warning],
+                    None,
+                );
+                return None;
+            }
+        };
+        let (se, min_se) = (self.cfg.sip.session_expires_s, self.cfg.sip.min_se_s);
+        let timer = match super::timers::negotiate(&req, se, min_se) {
+            Ok(t) => t,
+            Err(min) => {
+                let h = reply::other("Min-SE", min.to_string());
+                self.respond(
+                    now,
+                    tx,
+                    &req,
+                    422,
+                    "Session Interval Too Small",
+                    vec![h],
+                    None,
+                );
+                return None;
+            }
+        };
+        if let Some(cfg) = self.cfg.trunks.get(&trunk)
+            && let Err(hit) = self.limits.admit(now, &trunk, cfg)
+        {
+            let h = reply::other("Retry-After", hit.retry_after().as_secs().to_string());
+            tracing::info!(%trunk, ?hit, "trunk limit reached");
+            self.respond(
+                now,
+                tx,
+                &req,
+                503,
+                "Service Unavailable (trunk limit)",
+                vec![h],
+                None,
+            );
+            return None;
+        }
+        let Some(port) = self.ports.take() else {
+            self.limits.release(&trunk);
+            let h = reply::other("Retry-After", "5");
+            self.respond(
+                now,
+                tx,
+                &req,
+                503,
+                "Service Unavailable (no media ports)",
+                vec![h],
+                None,
+            );
+            return None;
+        };
+        Some(Pending {
+            id: CallId::new(),
+            tx,
+            tag: self.new_tag(),
+            bind: SocketAddr::new(self.cfg.media.bind_ip, port),
+            req,
+            peer,
+            trunk,
+            offer,
+            timer,
+            port,
+            rang: false,
+        })
+    }
+
+    /// 200 OK with our SDP answer; the call becomes established. `None` when the INVITE
+    /// cannot form a dialog (answered 400).
+    pub(super) fn answer_pending(&mut self, now: Instant, p: Pending) -> Option<CallId> {
+        let local_media = SocketAddr::new(self.cfg.media.advertised_ip, p.port);
+        let session_id = u64::from(rand::random::<u32>());
+        let answer = sdp::answer(&p.offer, local_media, session_id, 1);
+        let contact = self.contact_uri(p.peer.transport);
+        let mut headers = vec![
+            rsip::Header::Contact(rsip::headers::Contact::new(format!("<{contact}>"))),
+            reply::other("Allow", ALLOW),
+            reply::other("Supported", SUPPORTED),
+        ];
+        if let Some(t) = &p.timer {
+            headers.extend(super::timers::headers(t));
+        }
+        let dialog = match Dialog::uas(&p.req, &p.tag, contact) {
+            Ok(d) => d,
+            Err(e) => {
+                self.release(&p.trunk, p.port);
+                tracing::info!(peer = %p.peer, error = %e, "INVITE cannot form a dialog");
+                self.respond(
+                    now,
+                    p.tx,
+                    &p.req,
+                    400,
+                    "Bad Request (dialog headers)",
+                    vec![],
+                    None,
+                );
+                return None;
+            }
+        };
+        let body = Some(("application/sdp", answer.into_bytes()));
+        self.respond_tagged(now, p.tx, &p.req, 200, "OK", &p.tag, headers, body);
+        let call = Call {
+            id: p.id.clone(),
+            trunk: p.trunk,
+            invite_tx: p.tx,
+            dialog,
+            phase: CallPhase::Answered,
+            peer: p.peer,
+            media_port: p.port,
+            session_id,
+            sdp_version: 1,
+            offer: p.offer,
+            timer: p.timer.map(|t| t.timer(now)),
+        };
+        self.call_by_tx.insert(p.tx, p.id.clone());
+        self.calls.insert(p.id.clone(), call);
+        Some(p.id)
+    }
+
+    pub(super) fn offer_to_endpoint(
+        &mut self,
+        p: Pending,
+        app: String,
+        endpoint: String,
+        did: String,
+        caller: CallerId,
+    ) {
+        tracing::info!(call = %p.id, %app, %endpoint, "ringing endpoint");
+        self.events.push_back(SwitchEvent::IncomingCall {
+            call: p.id.clone(),
+            app,
+            endpoint,
+            did,
+            caller,
+            trunk_offer: p.offer.clone(),
+            media_bind: p.bind,
+        });
+        self.pending.insert(p.id.clone(), p);
+    }
+
+    /// Whether an endpoint has a connected session (kept up to date by the driver).
+    pub(super) fn endpoint_online(&self, app: &str, endpoint: &str) -> bool {
+        self.online.contains(&(app.to_owned(), endpoint.to_owned()))
+    }
+
+    /// The driver reports that an endpoint's first session connected or its last one left.
+    pub fn set_endpoint_online(&mut self, app: &str, endpoint: &str, online: bool) {
+        let key = (app.to_owned(), endpoint.to_owned());
+        if online {
+            self.online.insert(key);
+        } else {
+            self.online.remove(&key);
+        }
+    }
+
+    /// 180 Ringing toward the carrier (reliably, with RSeq, when it requires 100rel).
+    pub fn ring_call(&mut self, now: Instant, id: &CallId) {
+        let Some(p) = self.pending.get_mut(id) else {
+            return;
+        };
+        if p.rang {
+            return;
+        }
+        p.rang = true;
+        let (tx, req, tag) = (p.tx, p.req.clone(), p.tag.clone());
+        let mut extra = vec![reply::other("Allow", ALLOW)];
+        if option_tags(&req.headers, "Require")
+            .iter()
+            .any(|t| t == "100rel")
+        {
+            extra.push(reply::other("Require", "100rel"));
+            extra.push(reply::other(
+                "RSeq",
+                (rand::random::<u32>() >> 1).to_string(),
+            ));
+        }
+        self.respond_tagged(now, tx, &req, 180, "Ringing", &tag, extra, None);
+        self.drain_tx(now);
+    }
+
+    /// Answers a ringing call: 200 OK with our SDP toward the carrier.
+    pub fn answer_call(&mut self, now: Instant, id: &CallId) -> bool {
+        let Some(p) = self.pending.remove(id) else {
+            return false;
+        };
+        let ok = self.answer_pending(now, p).is_some();
+        self.drain_tx(now);
+        ok
+    }
+
+    /// Refuses a ringing call with `code` (486 busy, 603 declined, 480 no answer).
+    pub fn reject_call(&mut self, now: Instant, id: &CallId, code: u16) {
+        let Some(p) = self.pending.remove(id) else {
+            return;
+        };
+        let reason = match code {
+            486 => "Busy Here",
+            603 => "Decline",
+            487 => "Request Terminated",
+            _ => "Temporarily Unavailable",
+        };
+        self.release(&p.trunk, p.port);
+        self.respond_tagged(now, p.tx, &p.req, code, reason, &p.tag, vec![], None);
+        self.drain_tx(now);
+    }
+
+    /// Ends a call whatever its phase: refuses a ringing one, sends BYE on an answered one.
+    pub fn hangup_call(&mut self, now: Instant, id: &CallId) {
+        if self.pending.contains_key(id) {
+            return self.reject_call(now, id, 480);
+        }
+        self.end_call(now, id, reasons::LOCAL_HANGUP, true);
+        self.drain_tx(now);
+    }
+
+    /// A CANCEL for a ringing call: 487 to its INVITE. True when one was pending.
+    pub(super) fn cancel_pending(&mut self, now: Instant, invite_tx: TxId) -> bool {
+        let Some(id) = self
+            .pending
+            .iter()
+            .find(|(_, p)| p.tx == invite_tx)
+            .map(|(id, _)| id.clone())
+        else {
+            return false;
+        };
+        self.reject_call(now, &id, 487);
+        self.events
+            .push_back(SwitchEvent::MediaStop { call: id.clone() });
+        self.events.push_back(SwitchEvent::CallEnded {
+            call: id,
+            reason: reasons::CALLER_CANCELLED,
+        });
+        true
+    }
+
+    fn release(&mut self, trunk: &str, port: u16) {
+        self.ports.release(port);
+        self.limits.release(trunk);
+    }
+
+    pub fn pending_calls(&self) -> usize {
+        self.pending.len()
+    }
+}
