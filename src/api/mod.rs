@@ -2,5 +2,6 @@
 
 pub mod http;
 pub mod metrics;
+pub mod signaling;
 
 pub use metrics::Metrics;

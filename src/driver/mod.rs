@@ -2,6 +2,7 @@
 //! the sans-IO cores and carries out what they ask.
 
 mod echo;
+pub mod endpoints;
 mod signaling;
 mod tcp;
 mod udp;
