@@ -207,13 +207,15 @@ export class Client extends EventTarget {
   }
 
   /**
-   * Ends every call (hanging them up on the server) and closes the session.
+   * Ends every call (hanging them up on the server; calls still ringing are left to ring
+   * in the endpoint's other sessions) and closes the session.
    * @returns {Promise<void>}
    */
   async disconnect() {
     if (this.state === 'disconnected') return;
     for (const call of this.calls) {
-      if (call.id) this._send({ type: 'hangUp', callId: call.id });
+      // A call still ringing here may ring other sessions too: leave it to them.
+      if (call.id && call.state !== CallState.Incoming) this._send({ type: 'hangUp', callId: call.id });
       call._end(LocalEndReason.hungUp, 'client disconnected');
     }
     this._teardown(1000, 'client disconnected', true);

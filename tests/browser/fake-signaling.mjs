@@ -13,6 +13,7 @@ class Session extends EventEmitter {
     this.socket = socket;
     this.received = [];
     this.closed = false;
+    this._taken = new WeakSet();
     this._buf = Buffer.alloc(0);
     socket.on('data', (chunk) => this._onData(chunk));
     socket.on('close', () => this._gone());
@@ -42,13 +43,13 @@ class Session extends EventEmitter {
 
   /** Resolves with the next received message of `type` (already received ones count). */
   next(type, timeoutMs = 5000) {
-    const seen = this.received.find((m) => m.type === type && !m._taken);
-    if (seen) { seen._taken = true; return Promise.resolve(seen); }
+    const seen = this.received.find((m) => m.type === type && !this._taken.has(m));
+    if (seen) { this._taken.add(seen); return Promise.resolve(seen); }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => { this.off('message', on); reject(new Error(`no ${type} within ${timeoutMs} ms`)); }, timeoutMs);
       const on = (m) => {
         if (m.type !== type) return;
-        m._taken = true;
+        this._taken.add(m);
         clearTimeout(timer);
         this.off('message', on);
         resolve(m);
