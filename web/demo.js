@@ -115,7 +115,7 @@ $('dial-form').addEventListener('submit', (ev) => {
   try {
     const call = client.startPhoneCall(options);
     log(`calling ${number}${'callerId' in options ? ` as ${options.callerId || 'anonymous'}` : ''}`);
-    addCall(call);
+    addCall(call, 'callerId' in options ? options.callerId || 'anonymous' : 'role default');
   } catch (e) {
     log(`cannot call: ${e.message}`);
   }
@@ -123,7 +123,7 @@ $('dial-form').addEventListener('submit', (ev) => {
 
 // ---- calls -----------------------------------------------------------------------------
 
-function addCall(call) {
+function addCall(call, callerIdLabel) {
   const li = $('call-template').content.firstElementChild.cloneNode(true);
   cards.set(call, li);
   $('calls').prepend(li);
@@ -135,8 +135,9 @@ function addCall(call) {
     : call.to;
   li.querySelector('.caller').textContent = call.direction === 'Incoming'
     ? [caller.number ?? 'unknown number', caller.name ?? 'no name'].join(' · ')
-    : caller.number ?? 'default or anonymous';
+    : callerIdLabel;
   li.querySelector('.to').textContent = call.to ?? '—';
+  li.setAttribute('aria-label', `Call ${li.querySelector('.direction').textContent.slice(2)} ${li.querySelector('.party').textContent}`);
   li.querySelector('.remote-audio').srcObject = call.remoteStream;
   li.addEventListener('click', (ev) => onAction(call, ev.target.closest('button')?.dataset.action));
   for (const type of ['stateChanged', 'idChanged', 'mutedChanged', 'mediaStateChanged']) {
@@ -177,7 +178,7 @@ function render(call) {
   show('answer', s === CallState.Incoming);
   show('reject', s === CallState.Incoming);
   show('busy', s === CallState.Incoming);
-  show('hangUp', s !== CallState.Incoming && !call.isEnded);
+  show('hangUp', s !== CallState.Incoming && s !== CallState.Disconnecting && !call.isEnded);
   show('hold', s === CallState.Connected || s === CallState.Hold);
   show('mute', !call.isEnded && s !== CallState.Incoming);
   show('select', LIVE.has(s));
