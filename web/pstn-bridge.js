@@ -542,8 +542,11 @@ export class Call extends EventTarget {
   /** Opens the microphone and the peer connection; resolves with the complete SDP offer. */
   async _startMedia() {
     const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+    if (this.isEnded) {
+      for (const track of stream.getTracks()) track.stop();
+      throw new Error('call ended');
+    }
     this.localStream = stream;
-    if (this.isEnded) throw new Error('call ended');
     for (const track of stream.getAudioTracks()) track.enabled = !this.isMuted;
     const pc = new RTCPeerConnection({ iceServers: this._client.iceServers });
     this._pc = pc;

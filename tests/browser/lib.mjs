@@ -206,8 +206,8 @@ export async function dominantFrequency(page, stream, { durationMs = 1000, fftSi
 
 /**
  * Reads the inbound audio level of a call from getStats (0..1, and total energy).
- * `call` is a page expression for a Call (e.g. `"window.call"`). Reads 0 while the
- * element playing the remote stream is muted.
+ * `call` is a page expression for a Call or an RTCPeerConnection (e.g. `"window.call"`).
+ * Levels read 0 while the element playing the remote stream is muted.
  * @returns {Promise<{audioLevel: number, totalAudioEnergy: number, packetsReceived: number, codec: string|null}>}
  */
 export async function inboundAudioStats(page, call) {

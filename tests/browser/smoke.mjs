@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import {
   startStaticServer, writeToneWav, launchChromium, openPage, loadSdk, dominantFrequency,
-  assertFrequency, within,
+  assertFrequency, within, inboundAudioStats,
 } from './lib.mjs';
 
 const TONE_HZ = 440;
@@ -94,6 +94,9 @@ try {
     assert.ok(found.db > -80, `remote audio too quiet: ${found.db.toFixed(1)} dB`);
     assertFrequency(found.frequency, TONE_HZ, 2 * found.binHz + 5);
     console.log(`   found ${found.frequency.toFixed(1)} Hz at ${found.db.toFixed(1)} dB`);
+    const stats = await inboundAudioStats(page, 'window.loopbackPeers[1]');
+    assert.ok(stats.packetsReceived > 0, JSON.stringify(stats));
+    assert.match(stats.codec ?? '', /^audio\//);
   });
 
   assert.deepEqual(page.problems, [], 'page errors');
