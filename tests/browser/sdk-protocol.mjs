@@ -152,6 +152,24 @@ try {
     assert.equal(await r, 'holdFailed: re-INVITE refused');
   });
 
+  await step('hang up before callAccepted: hangUp follows the accept', async () => {
+    const early = await page.evaluate(() => {
+      const c = window.client.startPhoneCall({ number: '+14155550126' });
+      c.hangUp();
+      return { state: c.state, reason: c.callEndReason };
+    });
+    assert.deepEqual(early, { state: 'Disconnected', reason: { code: 0, subCode: 0 } });
+    await page.evaluate(() => { window.late = window.track(window.client.startPhoneCall({ number: '+14155550127' })); });
+    const req = await s.next('startPhoneCall');
+    assert.equal(req.number, '+14155550127', 'the call hung up at once was never sent');
+    const done = page.evaluate(() => window.late.hangUp().then(() => window.late.callEndReason));
+    await page.waitForFunction(() => window.late.state === 'Disconnecting');
+    s.send({ type: 'callAccepted', requestId: req.requestId, callId: 'c-8' });
+    assert.deepEqual(await s.next('hangUp'), { type: 'hangUp', callId: 'c-8' });
+    s.send({ type: 'callEnded', callId: 'c-8', callEndReason: { code: 487, subCode: 48700 }, reason: 'cancelled' });
+    assert.deepEqual(await done, { code: 487, subCode: 48700 });
+  });
+
   await step('keep-alive ping is answered', async () => {
     await page.evaluate(() => window.client._keepAlive());
     await s.next('ping');
