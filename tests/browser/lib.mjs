@@ -164,7 +164,8 @@ export async function startStaticServer(root = WEB_ROOT, { port = 0, handle } = 
  * Finds the dominant frequency of a MediaStream in the page with a WebAudio FFT.
  * `stream` is a page expression (e.g. `"window.call.remoteStream"`) or a JSHandle.
  * Remote WebRTC audio reaches WebAudio in Chromium only while the stream also plays in a
- * media element, so the probe attaches a muted <audio> for the measurement.
+ * media element, so the probe attaches a muted <audio> to the stream and leaves it there
+ * (call it once early to keep playout running, so later measurements are current).
  * @returns {Promise<{frequency: number, db: number, binHz: number}>} peak of the averaged
  *   spectrum; `db` is its level in dBFS (about -100 or lower means silence)
  */
@@ -172,10 +173,16 @@ export async function dominantFrequency(page, stream, { durationMs = 1000, fftSi
   const probe = async (opts) => {
     const media = typeof opts.stream === 'string' ? (0, eval)(opts.stream) : opts.stream;
     if (!(media instanceof MediaStream)) throw new Error('dominantFrequency: not a MediaStream');
-    const sink = new Audio();
-    sink.muted = true;
-    sink.srcObject = media;
-    await sink.play().catch(() => {});
+    // Keep one muted sink per stream for the page's life: without a playout, WebRTC
+    // buffers the received audio and a later measurement would hear stale sound.
+    window.__pstnSinks ??= new WeakMap();
+    if (!window.__pstnSinks.has(media)) {
+      const sink = new Audio();
+      sink.muted = true;
+      sink.srcObject = media;
+      window.__pstnSinks.set(media, sink);
+      await sink.play().catch(() => {});
+    }
     const ctx = new AudioContext();
     await ctx.resume();
     const analyser = ctx.createAnalyser();
@@ -186,7 +193,7 @@ export async function dominantFrequency(page, stream, { durationMs = 1000, fftSi
     const sum = new Float64Array(bins.length);
     let frames = 0;
     const end = performance.now() + opts.durationMs;
-    await new Promise((r) => setTimeout(r, 100)); // let the graph fill
+    await new Promise((r) => setTimeout(r, 300)); // let the graph fill
     while (performance.now() < end) {
       analyser.getFloatFrequencyData(bins);
       for (let i = 0; i < bins.length; i++) sum[i] += Math.pow(10, bins[i] / 10);
@@ -197,7 +204,6 @@ export async function dominantFrequency(page, stream, { durationMs = 1000, fftSi
     for (let i = 2; i < sum.length; i++) if (sum[i] > sum[best]) best = i;
     const binHz = ctx.sampleRate / opts.fftSize;
     const db = 10 * Math.log10(sum[best] / Math.max(frames, 1) || 1e-20);
-    sink.srcObject = null;
     await ctx.close();
     return { frequency: best * binHz, db, binHz };
   };
