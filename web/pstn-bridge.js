@@ -172,7 +172,6 @@ export class Client extends EventTarget {
     this._requestSeq = 0;
     this._pingTimer = null;
     this._lastHeard = 0;
-    this._closing = false;
   }
 
   /** @type {Call[]} calls not yet Disconnected. */
