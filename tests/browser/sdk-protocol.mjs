@@ -114,8 +114,8 @@ try {
     assert.deepEqual(info, { callerId: { number: '+14155550999', name: 'Bob' }, to: '+14155550100', state: 'Incoming', direction: 'Incoming' });
     const done = page.evaluate(() => window.incoming.reject({ busy: true }).then(() => window.incoming.callEndReason));
     assert.deepEqual(await s.next('reject'), { type: 'reject', callId: 'c-2', busy: true });
-    s.send({ type: 'callEnded', callId: 'c-2', callEndReason: { code: 0, subCode: 0 }, reason: 'rejected' });
-    assert.deepEqual(await done, { code: 0, subCode: 0 });
+    s.send({ type: 'callEnded', callId: 'c-2', callEndReason: { code: 486, subCode: 48601 }, reason: 'busy' });
+    assert.deepEqual(await done, { code: 486, subCode: 48601 });
   });
 
   await step('incoming call answered: offer sent; carrier hangs up', async () => {
