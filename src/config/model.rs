@@ -127,7 +127,11 @@ pub struct Credentials {
 #[serde(deny_unknown_fields)]
 pub struct TrunkConfig {
     /// Source networks admitted for inbound requests (CIDR or single IP).
-    #[serde(default, deserialize_with = "networks::deserialize", serialize_with = "networks::serialize")]
+    #[serde(
+        default,
+        deserialize_with = "networks::deserialize",
+        serialize_with = "networks::serialize"
+    )]
     pub addresses: Vec<IpNet>,
     /// Digest credentials the carrier must present when its address is not listed.
     #[serde(default)]
@@ -234,7 +238,9 @@ mod networks {
             .map(|s| {
                 s.parse::<IpNet>()
                     .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| D::Error::custom(format!("`{s}` is not an IP address or CIDR network")))
+                    .map_err(|_| {
+                        D::Error::custom(format!("`{s}` is not an IP address or CIDR network"))
+                    })
             })
             .collect()
     }
