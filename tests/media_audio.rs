@@ -32,8 +32,12 @@ fn align(reference: &[f64], out: &[f64], max_lag: usize, len: usize) -> (usize, 
 
 /// Runs `input` through trunk → Opus → loopback → trunk; returns the PCM the trunk got.
 fn round_trip(input: &[i16]) -> Vec<i16> {
+    round_trip_with(input, pcmu_config_opus())
+}
+
+fn round_trip_with(input: &[i16], cfg: pstn_bridge::media::MediaConfig) -> Vec<i16> {
     let t0 = Instant::now();
-    let mut p = pipeline(pcmu_config_opus(), t0);
+    let mut p = pipeline(cfg, t0);
     let from = trunk_addr();
     let mut out = Vec::new();
     let frames = input.len() / 160;
@@ -133,4 +137,23 @@ fn pcmu_opus_pcmu_round_trip_preserves_speech_like_signal() {
     let cm = ncc(&r[skip..], &o[skip..], wrong, len);
     eprintln!("misaligned: correlation {cm:.3}");
     assert!(cm < THRESHOLD, "misaligned signal passed: {cm:.3}");
+}
+
+/// Quality by Opus complexity and FEC, for choosing defaults (figures in
+/// BENCHMARKS.md). `cargo test --test media_audio -- --ignored --nocapture`
+#[test]
+#[ignore = "measurement, not a check"]
+fn complexity_sweep() {
+    let input = speech_like(8000 * 4, 0.0);
+    let r = to_f64(&input);
+    for complexity in [0u8, 1, 3, 5, 8, 10] {
+        for inband_fec in [false, true] {
+            let mut cfg = pcmu_config_opus();
+            cfg.opus.complexity = complexity;
+            cfg.opus.inband_fec = inband_fec;
+            let o = to_f64(&round_trip_with(&input, cfg));
+            let (lag, c) = align(&r[4000..], &o[4000..], 2000, 16000);
+            eprintln!("complexity {complexity} fec {inband_fec}: correlation {c:.3} (lag {lag})");
+        }
+    }
 }

@@ -242,3 +242,68 @@ fn lost_end_is_regenerated_once_after_timeout() {
     );
     assert!(dtmf_events(&outs).is_empty());
 }
+
+/// Passthrough (PCMU both sides): audio and relayed events keep one gap-free
+/// sequence, including regenerated end packets.
+#[test]
+fn passthrough_dtmf_keeps_sequence_continuous() {
+    let t0 = Instant::now();
+    let mut p = pipeline(pcmu_config(), t0);
+    let mut now = t0;
+    let mut seq = 100u16;
+    let mut send = |p: &mut pstn_bridge::media::MediaPipeline, now, pt, ts, payload: &[u8]| {
+        p.handle_trunk_rtp(now, trunk_addr(), &rtp(pt, seq, ts, 3, false, payload))
+            .unwrap();
+        seq += 1;
+    };
+    let mut outs = Vec::new();
+    for k in 0..5u32 {
+        send(&mut p, now, 0, k * 160, &[0xFF; 160]);
+        now += FRAME;
+    }
+    // A digit whose end packets are all lost, then audio again.
+    for d in [160u16, 320, 480] {
+        send(
+            &mut p,
+            now,
+            TRUNK_TE,
+            800,
+            &DtmfPayload {
+                event: 1,
+                end: false,
+                volume: 10,
+                duration: d,
+            }
+            .to_bytes(),
+        );
+        now += FRAME;
+    }
+    outs.extend(drain(&mut p).0);
+    now += Duration::from_millis(300);
+    p.handle_timeout(now);
+    outs.extend(drain(&mut p).0);
+    for k in 0..5u32 {
+        send(&mut p, now, 0, 2000 + k * 160, &[0xFF; 160]);
+        now += FRAME;
+    }
+    outs.extend(drain(&mut p).0);
+    let seqs: Vec<u16> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Out::Endpoint { seq, .. } => Some(*seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        seqs.len(),
+        5 + 3 + 3 + 5,
+        "audio, event, regenerated ends, audio"
+    );
+    for w in seqs.windows(2) {
+        assert_eq!(w[1], w[0].wrapping_add(1), "{seqs:?}");
+    }
+    assert_eq!(
+        dtmf_events(&outs),
+        vec![(Side::Trunk, '1', Duration::from_millis(60))]
+    );
+}

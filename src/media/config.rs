@@ -105,6 +105,15 @@ impl MediaConfig {
         if self.jitter.min_delay == 0 || self.jitter.min_delay > self.jitter.max_delay {
             return bad(ConfigProblem::JitterBounds);
         }
+        // Bounded durations keep `Instant + duration` from overflowing.
+        let day = Duration::from_secs(86_400);
+        if self.rtp_timeout.is_some_and(|t| t > day)
+            || self.dtmf_end_timeout > Duration::from_secs(10)
+            || self.rtcp_interval < Duration::from_millis(100)
+            || self.rtcp_interval > day
+        {
+            return bad(ConfigProblem::Duration);
+        }
         Ok(())
     }
 }

@@ -157,11 +157,11 @@ impl Direction {
         };
         let step = self.dtmf.on_packet(now, h.ts, p, new_ts);
         if let Some((o, f)) = step.regen {
-            self.send_dtmf(now, o, out);
+            self.send_dtmf(now, o, None, out);
             self.finish(f, ev);
         }
         if let Some(o) = step.forward {
-            self.send_dtmf(now, o, out);
+            self.send_dtmf(now, o, Some(h), out);
         }
         if let Some(f) = step.finished {
             self.finish(f, ev);
@@ -178,16 +178,25 @@ impl Direction {
         });
     }
 
-    fn send_dtmf(&mut self, now: Instant, o: DtmfOut, out: &mut OutQueue) {
+    /// Sends a mapped event packet; `input` is the packet it relays (none for a
+    /// regenerated end).
+    fn send_dtmf(
+        &mut self,
+        now: Instant,
+        o: DtmfOut,
+        input: Option<RtpHeader>,
+        out: &mut OutQueue,
+    ) {
         let Some(pt) = self.outp.dtmf_pt else {
             return;
         };
         let bytes = o.payload.to_bytes();
         for i in 0..o.repeat {
-            let seq = if self.passthrough {
-                self.tx.insert()
-            } else {
-                self.tx.next_generated(now, self.tx.last_ts()).0
+            let seq = match (self.passthrough, input) {
+                // Relayed packets keep their place in the input's sequence space.
+                (true, Some(h)) => self.tx.map(now, h.seq, h.ts, false).0,
+                (true, None) => self.tx.insert(),
+                (false, _) => self.tx.next_generated(now, self.tx.last_ts()).0,
             };
             emit(
                 self.to,
@@ -205,7 +214,7 @@ impl Direction {
     /// Regenerates lost DTMF ends.
     pub fn on_dtmf_timeout(&mut self, now: Instant, out: &mut OutQueue, ev: &mut EventQueue) {
         if let Some((o, f)) = self.dtmf.on_timeout(now) {
-            self.send_dtmf(now, o, out);
+            self.send_dtmf(now, o, None, out);
             self.finish(f, ev);
         }
     }
@@ -257,11 +266,22 @@ impl Direction {
             }
             self.pcm_len += got;
         }
-        if placeholder || self.dtmf.is_active() || self.pcm_len < FRAME_SAMPLES {
-            // No audio during a DTMF event or while idle; the next talkspurt is marked.
+        if placeholder || self.dtmf.is_active() {
+            // No audio during a DTMF event; the next talkspurt is marked.
             self.pcm_len = 0;
             self.tx.gap();
             return;
+        }
+        if self.pcm_len < FRAME_SAMPLES {
+            if self.to == Side::Endpoint {
+                // WebRTC copes with gaps; the next talkspurt is marked.
+                self.pcm_len = 0;
+                self.tx.gap();
+                return;
+            }
+            // Carriers expect continuous G.711: send silence while the endpoint is idle.
+            self.pcm[self.pcm_len..FRAME_SAMPLES].fill(0);
+            self.pcm_len = FRAME_SAMPLES;
         }
         // An encoder error drops this frame (counted as nothing sent).
         let n = self

@@ -47,6 +47,9 @@ pub enum ConfigProblem {
     /// The trunk side carries G.711 only.
     #[error("trunk codec must be PCMU or PCMA")]
     TrunkCodec,
+    /// A timeout or interval outside its sane range.
+    #[error("timeout or interval out of range")]
+    Duration,
     /// Jitter buffer bounds are inconsistent.
     #[error("jitter buffer bounds are inconsistent")]
     JitterBounds,

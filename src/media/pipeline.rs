@@ -105,7 +105,8 @@ impl MediaPipeline {
 
     /// Changes the RTP inactivity timeout (e.g. `None` while the trunk holds the call).
     pub fn set_rtp_timeout(&mut self, now: Instant, timeout: Option<Duration>) {
-        self.cfg.rtp_timeout = timeout;
+        // Capped at a day, as `MediaConfig::validate` requires.
+        self.cfg.rtp_timeout = timeout.map(|t| t.min(Duration::from_secs(86_400)));
         self.last_trunk_rx = now;
         self.timed_out = false;
     }
