@@ -11,7 +11,7 @@ use audiopus::coder::{Decoder, Encoder};
 use audiopus::{
     Application, Bandwidth, Bitrate, Channels, MutSignals, SampleRate, Signal, packet::Packet,
 };
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use pstn_bridge::media::wire::write_rtp;
 use pstn_bridge::media::{
     Codec, EndpointFrame, JitterBuffer, JitterConfig, Law, MediaConfig, MediaOutput, MediaPipeline,
@@ -266,32 +266,141 @@ fn bench_raw(c: &mut Criterion) {
         })
     });
     g.finish();
+}
 
-    // Encoder cost by complexity and FEC, for choosing the defaults.
-    let mut g = c.benchmark_group("opus_cost");
-    for complexity in [0u8, 1, 3, 5, 8, 10] {
-        for fec in [false, true] {
-            let id = format!("c{complexity}_fec_{}", if fec { "on" } else { "off" });
-            g.bench_function(id, |b| {
-                let enc = raw_encoder(OpusSettings {
-                    complexity,
-                    inband_fec: fec,
-                    ..s
-                });
-                let mut pkt = [0u8; 400];
-                let mut k = 0usize;
-                b.iter(|| {
-                    black_box(
-                        enc.encode(&pcm[(k % FRAMES) * 160..(k % FRAMES + 1) * 160], &mut pkt)
-                            .unwrap(),
-                    );
-                    k += 1;
-                })
-            });
+/// Round-robins `work` items for `rounds`, timing each call; returns per-item medians.
+/// Interleaving exposes every item to the same machine load, so ratios between them
+/// hold even on a busy shared machine where absolute times drift.
+fn paired_medians(rounds: usize, work: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
+    let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(rounds); work.len()];
+    for _ in 0..rounds {
+        for (i, w) in work.iter_mut().enumerate() {
+            let t = Instant::now();
+            w();
+            times[i].push(t.elapsed());
         }
     }
-    g.finish();
+    times
+        .into_iter()
+        .map(|mut v| {
+            v.sort_unstable();
+            v[v.len() / 2]
+        })
+        .collect()
+}
+
+/// The same-run ratio for BENCHMARKS.md: pipeline frames (both directions) against
+/// bare libopus encode+decode of the same audio, interleaved; plus encoder cost by
+/// complexity and FEC relative to the default.
+fn paired() {
+    let pcm = speech();
+    let pcmu = pcmu_frames(&pcm);
+    // The pipeline encodes what it decoded from PCMU: give raw libopus the same input.
+    let decoded: Vec<i16> = pcmu
+        .iter()
+        .flat_map(|f| f.iter().map(|&c| Law::Mu.decode_sample(c)))
+        .collect();
+    let s = MediaConfig::default().opus;
+    let opus = opus_frames(&decoded, s);
+    let t0 = Instant::now();
+    let mut up = new_pipeline(MediaConfig::default(), t0);
+    let mut down = new_pipeline(MediaConfig::default(), t0);
+    let (mut ku, mut kd) = (0u32, 0u32);
+    let mut buf = [0u8; 200];
+    let mut pcmu_to_opus = || {
+        let now = t0 + FRAME * ku;
+        trunk_step(&mut up, ku, now, &pcmu, &mut buf);
+        up.handle_timeout(now);
+        drain(&mut up);
+        ku += 1;
+    };
+    let mut opus_to_pcmu = || {
+        let now = t0 + FRAME * kd;
+        endpoint_step(&mut down, kd, now, &opus);
+        down.handle_timeout(now);
+        drain(&mut down);
+        kd += 1;
+    };
+    let enc = raw_encoder(s);
+    let mut dec = Decoder::new(SampleRate::Hz8000, Channels::Mono).unwrap();
+    let (mut pkt, mut out, mut kr) = ([0u8; 400], [0i16; 960], 0usize);
+    let mut raw = || {
+        let f = kr % FRAMES;
+        black_box(
+            enc.encode(&decoded[f * 160..(f + 1) * 160], &mut pkt)
+                .unwrap(),
+        );
+        let p = Packet::try_from(&opus[f][..]).unwrap();
+        black_box(
+            dec.decode(Some(p), MutSignals::try_from(&mut out[..]).unwrap(), false)
+                .unwrap(),
+        );
+        kr += 1;
+    };
+    let m = paired_medians(3000, &mut [&mut pcmu_to_opus, &mut opus_to_pcmu, &mut raw]);
+    let pipe = m[0] + m[1];
+    println!(
+        "paired/medians: pcmu_to_opus {:?}, opus_to_pcmu {:?}, raw encode+decode {:?}; ratio {:.3}; \
+         calls per core at 20 ms / (pcmu_to_opus + opus_to_pcmu): {:.0}",
+        m[0],
+        m[1],
+        m[2],
+        pipe.as_secs_f64() / m[2].as_secs_f64(),
+        0.020 / pipe.as_secs_f64()
+    );
+
+    let levels: Vec<(u8, bool)> = [0u8, 1, 3, 5, 8, 10]
+        .iter()
+        .flat_map(|&c| [(c, false), (c, true)])
+        .collect();
+    let mut encs: Vec<(Encoder, usize, [u8; 400])> = levels
+        .iter()
+        .map(|&(complexity, inband_fec)| {
+            (
+                raw_encoder(OpusSettings {
+                    complexity,
+                    inband_fec,
+                    ..s
+                }),
+                0,
+                [0u8; 400],
+            )
+        })
+        .collect();
+    let mut closures: Vec<Box<dyn FnMut() + '_>> = encs
+        .iter_mut()
+        .map(|(e, k, pkt)| {
+            let d = &decoded;
+            Box::new(move || {
+                let f = *k % FRAMES;
+                black_box(e.encode(&d[f * 160..(f + 1) * 160], pkt).unwrap());
+                *k += 1;
+            }) as Box<dyn FnMut()>
+        })
+        .collect();
+    let mut refs: Vec<&mut dyn FnMut()> = closures
+        .iter_mut()
+        .map(|b| &mut **b as &mut dyn FnMut())
+        .collect();
+    let m = paired_medians(1500, &mut refs);
+    let base = levels
+        .iter()
+        .position(|&l| l == (s.complexity, s.inband_fec))
+        .unwrap_or(0);
+    for (i, (c, fec)) in levels.iter().enumerate() {
+        println!(
+            "paired/opus_encode c{c} fec_{}: {:?} ({:.2}x default)",
+            if *fec { "on" } else { "off" },
+            m[i],
+            m[i].as_secs_f64() / m[base].as_secs_f64()
+        );
+    }
 }
 
 criterion_group!(benches, bench_pipeline, bench_raw);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    paired();
+    Criterion::default().configure_from_args().final_summary();
+}

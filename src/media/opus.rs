@@ -10,7 +10,9 @@ use audiopus::{
 
 use super::MediaError;
 
-/// Encoder settings. Defaults come from the measurements in `BENCHMARKS.md`.
+/// Encoder settings. Defaults come from the measurements in `BENCHMARKS.md`:
+/// complexity 1 costs ~0.4x complexity 5 with FEC on, and the round-trip test measured
+/// the same waveform fidelity (correlation 0.897 vs 0.894) at every level 0-10.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpusSettings {
     /// 0..=10; cost grows with it (see `BENCHMARKS.md`).
@@ -26,7 +28,7 @@ pub struct OpusSettings {
 impl Default for OpusSettings {
     fn default() -> Self {
         Self {
-            complexity: 5,
+            complexity: 1,
             inband_fec: true,
             expected_loss_pct: 5,
             bitrate: Some(24_000),
