@@ -1,0 +1,379 @@
+//! `MediaPipeline`: one call's media, driven by packets and time, drained by `poll_output`.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::MediaError;
+use super::config::MediaConfig;
+use super::direction::{Direction, InPacket};
+use super::output::{EndpointFrame, EventQueue, Kind, MediaEvent, MediaOutput, OutQueue, Side};
+use super::rtcp::{self, ReportBlock, RtcpItem, SenderInfo};
+use super::rtp::{self, RtpHeader};
+use super::source::{SourceCheck, SourceGuard};
+use super::stats::{MediaStats, RemoteReport};
+
+/// Processing tick: one 20 ms frame per direction.
+const TICK: Duration = Duration::from_millis(20);
+
+/// Ticks processed at most per `handle_timeout`; beyond that the clock skips ahead.
+const MAX_CATCH_UP: u32 = 10;
+
+/// Seconds from 1900 (NTP) to 1970 (Unix).
+const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
+
+/// Output slots: a tick emits at most a frame per side, an RTCP report and DTMF ends.
+const OUT_SLOTS: usize = 16;
+
+/// One call's media pipeline (sans-IO). See the module docs for the driving loop.
+pub struct MediaPipeline {
+    cfg: MediaConfig,
+    epoch: Instant,
+    ntp_epoch: u64,
+    source: SourceGuard,
+    to_endpoint: Direction,
+    to_trunk: Direction,
+    out: OutQueue,
+    events: EventQueue,
+    next_tick: Option<Instant>,
+    next_rtcp: Instant,
+    last_trunk_rx: Instant,
+    timed_out: bool,
+    last_sr: Option<(u32, Instant)>,
+    stats: MediaStats,
+}
+
+impl std::fmt::Debug for MediaPipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaPipeline")
+            .field("cfg", &self.cfg)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+fn ntp_of(t: SystemTime) -> u64 {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() + NTP_UNIX_OFFSET;
+    let frac = ((d.subsec_nanos() as u64) << 32) / 1_000_000_000;
+    secs << 32 | frac
+}
+
+impl MediaPipeline {
+    /// Builds a pipeline (all allocation happens here). `wallclock` is the wall time
+    /// at `now`, used only for RTCP NTP timestamps.
+    pub fn new(cfg: MediaConfig, now: Instant, wallclock: SystemTime) -> Result<Self, MediaError> {
+        cfg.validate()?;
+        let to_endpoint = Direction::new(Side::Trunk, &cfg)?;
+        let to_trunk = Direction::new(Side::Endpoint, &cfg)?;
+        Ok(Self {
+            source: SourceGuard::new(cfg.source),
+            next_tick: (!cfg.passthrough()).then_some(now + TICK),
+            next_rtcp: now + cfg.rtcp_interval.min(Duration::from_secs(1)),
+            cfg,
+            epoch: now,
+            ntp_epoch: ntp_of(wallclock),
+            to_endpoint,
+            to_trunk,
+            out: OutQueue::new(OUT_SLOTS),
+            events: EventQueue::new(),
+            last_trunk_rx: now,
+            timed_out: false,
+            last_sr: None,
+            stats: MediaStats::default(),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &MediaConfig {
+        &self.cfg
+    }
+
+    /// True when RTP is forwarded without transcoding.
+    pub fn is_passthrough(&self) -> bool {
+        self.cfg.passthrough()
+    }
+
+    /// Where to send trunk RTP: the SDP address, or the latched one once known.
+    pub fn trunk_remote(&self) -> Option<SocketAddr> {
+        self.source.remote()
+    }
+
+    /// Replaces the trunk source policy (after a re-INVITE changed the address).
+    pub fn set_source_policy(&mut self, policy: super::SourcePolicy) {
+        self.source.set_policy(policy);
+    }
+
+    /// Changes the RTP inactivity timeout (e.g. `None` while the trunk holds the call).
+    pub fn set_rtp_timeout(&mut self, now: Instant, timeout: Option<Duration>) {
+        // Capped at a day, as `MediaConfig::validate` requires.
+        self.cfg.rtp_timeout = timeout.map(|t| t.min(Duration::from_secs(86_400)));
+        self.last_trunk_rx = now;
+        self.timed_out = false;
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> MediaStats {
+        let mut s = self.stats;
+        for (rx, d) in [
+            (&mut s.trunk_rx, &self.to_endpoint),
+            (&mut s.endpoint_rx, &self.to_trunk),
+        ] {
+            *rx = d.rx.counters;
+            let jb = d.jb.stats();
+            rx.late += jb.late;
+            rx.duplicates += jb.duplicates;
+        }
+        s.trunk_tx = self.to_trunk.tx.counters;
+        s.endpoint_tx = self.to_endpoint.tx.counters;
+        s.concealed = self.to_endpoint.concealed + self.to_trunk.concealed;
+        s.dtmf_digits = self.to_endpoint.digits + self.to_trunk.digits;
+        s
+    }
+
+    fn units(&self, now: Instant, clock: u32) -> u32 {
+        let ns = now.saturating_duration_since(self.epoch).as_nanos() as u64;
+        (ns / 1000 * clock as u64 / 1_000_000) as u32
+    }
+
+    fn ntp(&self, now: Instant) -> u64 {
+        let d = now.saturating_duration_since(self.epoch);
+        let frac = ((d.subsec_nanos() as u64) << 32) / 1_000_000_000;
+        self.ntp_epoch.wrapping_add(d.as_secs() << 32 | frac)
+    }
+
+    /// An RTP (or RTCP-muxed) datagram from the trunk.
+    pub fn handle_trunk_rtp(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), MediaError> {
+        if rtp::is_rtcp(data) {
+            return self.handle_trunk_rtcp(now, from, data);
+        }
+        match self.source.check_rtp(from) {
+            SourceCheck::Accept => {}
+            SourceCheck::Latched(a) => self.events.push(MediaEvent::SourceLatched(a)),
+            SourceCheck::Reject => {
+                self.stats.rejected_source += 1;
+                return Err(MediaError::UnexpectedSource);
+            }
+        }
+        let (hdr, payload) = rtp::parse(data).inspect_err(|_| self.stats.malformed += 1)?;
+        self.last_trunk_rx = now;
+        self.timed_out = false;
+        let arrival = self.units(now, self.cfg.trunk.codec.clock());
+        let p = InPacket {
+            hdr,
+            payload,
+            arrival,
+        };
+        let r = self
+            .to_endpoint
+            .on_packet(now, p, &mut self.out, &mut self.events);
+        if r.is_err() {
+            self.stats.malformed += 1;
+        }
+        r
+    }
+
+    /// An RTCP datagram from the trunk.
+    pub fn handle_trunk_rtcp(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), MediaError> {
+        if !self.source.check_rtcp(from) {
+            self.stats.rejected_source += 1;
+            return Err(MediaError::UnexpectedSource);
+        }
+        self.stats.rtcp_rx += 1;
+        let ours = self.to_trunk.tx.ssrc();
+        let a = (self.ntp(now) >> 16) as u32;
+        let mut last_sr = self.last_sr;
+        let mut remote: Option<RemoteReport> = None;
+        rtcp::parse(data, |item| match item {
+            RtcpItem::Sender { info, .. } => last_sr = Some(((info.ntp >> 16) as u32, now)),
+            RtcpItem::Block(b) if b.ssrc == ours => {
+                let rtt = if b.lsr != 0 {
+                    let units = a.wrapping_sub(b.lsr).wrapping_sub(b.dlsr);
+                    // Ignore nonsense (clock skew): more than ~16 s.
+                    if units < 1 << 20 {
+                        ((units as u64 * 1_000_000) >> 16) as u32
+                    } else {
+                        0
+                    }
+                } else {
+                    0
+                };
+                remote = Some(RemoteReport {
+                    fraction_lost: b.fraction_lost,
+                    cumulative_lost: b.cumulative_lost,
+                    jitter_us: (b.jitter as u64 * 1_000_000 / 8000) as u32,
+                    rtt_us: rtt,
+                });
+            }
+            _ => {}
+        })
+        .inspect_err(|_| self.stats.malformed += 1)?;
+        self.last_sr = last_sr;
+        if let Some(r) = remote {
+            self.stats.remote = r;
+        }
+        Ok(())
+    }
+
+    /// A frame received from the endpoint (after str0m's depacketisation).
+    pub fn handle_endpoint_media(
+        &mut self,
+        now: Instant,
+        frame: EndpointFrame<'_>,
+    ) -> Result<(), MediaError> {
+        let clock = self.cfg.endpoint.codec.clock();
+        let hdr = RtpHeader {
+            pt: frame.pt,
+            seq: frame.seq,
+            ts: frame.timestamp,
+            ssrc: 0,
+            marker: frame.marker,
+        };
+        let p = InPacket {
+            hdr,
+            payload: frame.payload,
+            arrival: self.units(now, clock),
+        };
+        let r = self
+            .to_trunk
+            .on_packet(now, p, &mut self.out, &mut self.events);
+        if r.is_err() {
+            self.stats.malformed += 1;
+        }
+        r
+    }
+
+    /// Advances time: playout ticks, DTMF end regeneration, RTCP, RTP timeout.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(mut t) = self.next_tick {
+            let mut n = 0;
+            while t <= now && n < MAX_CATCH_UP {
+                self.to_endpoint.on_tick(t, &mut self.out);
+                self.to_trunk.on_tick(t, &mut self.out);
+                t += TICK;
+                n += 1;
+            }
+            if t <= now {
+                // Far behind (a stalled task): skip the clock ahead instead of bursting.
+                let behind = (now.duration_since(t).as_millis() / TICK.as_millis()) as u32 + 1;
+                self.to_endpoint.tx.skip(behind);
+                self.to_trunk.tx.skip(behind);
+                t += TICK * behind;
+            }
+            self.next_tick = Some(t);
+        }
+        self.to_endpoint
+            .on_dtmf_timeout(now, &mut self.out, &mut self.events);
+        self.to_trunk
+            .on_dtmf_timeout(now, &mut self.out, &mut self.events);
+        if now >= self.next_rtcp {
+            self.send_rtcp(now);
+            self.next_rtcp = now + self.cfg.rtcp_interval;
+        }
+        if let Some(limit) = self.cfg.rtp_timeout {
+            let silent = now.saturating_duration_since(self.last_trunk_rx);
+            if !self.timed_out && silent >= limit {
+                self.timed_out = true;
+                self.events.push(MediaEvent::RtpTimeout { after: silent });
+            }
+        }
+    }
+
+    fn send_rtcp(&mut self, now: Instant) {
+        let tx = &self.to_trunk.tx;
+        let sender = (tx.counters.packets > 0).then(|| SenderInfo {
+            ntp: self.ntp(now),
+            rtp_ts: tx.last_ts(),
+            packets: tx.counters.packets as u32,
+            octets: tx.counters.bytes as u32,
+        });
+        let rx = &mut self.to_endpoint.rx;
+        let block = (rx.counters.packets > 0).then(|| {
+            let (fraction_lost, cum, ext_max_seq, jitter) = rx.report();
+            let (lsr, dlsr) = match self.last_sr {
+                Some((lsr, at)) => {
+                    let d = now.saturating_duration_since(at);
+                    (lsr, ((d.as_micros() as u64) << 16) / 1_000_000)
+                }
+                None => (0, 0),
+            };
+            ReportBlock {
+                ssrc: rx.ssrc(),
+                fraction_lost,
+                cumulative_lost: cum as i32,
+                ext_max_seq,
+                jitter,
+                lsr,
+                dlsr: dlsr as u32,
+            }
+        });
+        let ssrc = tx.ssrc();
+        let Some(slot) = self.out.push() else {
+            return;
+        };
+        slot.kind = Kind::TrunkRtcp;
+        match rtcp::write_report(
+            &mut slot.data,
+            ssrc,
+            sender,
+            block,
+            self.cfg.cname.as_bytes(),
+        ) {
+            Ok(n) => {
+                slot.len = n;
+                self.stats.rtcp_tx += 1;
+            }
+            Err(_) => self.out.unpush(),
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let mut d = self.next_rtcp;
+        let mut take = |t: Option<Instant>| {
+            if let Some(t) = t {
+                d = d.min(t);
+            }
+        };
+        take(self.next_tick);
+        take(self.to_endpoint.deadline());
+        take(self.to_trunk.deadline());
+        if !self.timed_out {
+            take(self.cfg.rtp_timeout.map(|l| self.last_trunk_rx + l));
+        }
+        d
+    }
+
+    /// Next output; call until it returns [`MediaOutput::Timeout`].
+    pub fn poll_output(&mut self) -> MediaOutput<'_> {
+        if let Some(e) = self.events.pop() {
+            return MediaOutput::Event(e);
+        }
+        let deadline = self.next_deadline();
+        match self.out.pop() {
+            None => MediaOutput::Timeout(deadline),
+            Some(s) => {
+                let data = &s.data[..s.len];
+                match s.kind {
+                    Kind::TrunkRtp => MediaOutput::TrunkRtp(data),
+                    Kind::TrunkRtcp => MediaOutput::TrunkRtcp(data),
+                    Kind::Endpoint => MediaOutput::EndpointMedia(EndpointFrame {
+                        pt: s.pt,
+                        timestamp: s.ts,
+                        seq: s.seq,
+                        marker: s.marker,
+                        payload: data,
+                    }),
+                }
+            }
+        }
+    }
+}
