@@ -1,6 +1,8 @@
-//! 100 SIPp calls to the echo DID, each streaming one second of PCMU. A loopback capture
-//! (dumpcap) shows what went to the bridge and what came back; every echoed packet must be
-//! one that was sent on that call, and nearly all must come back.
+//! SIPp calls to the echo DID, each streaming one second of PCMU. A loopback capture
+//! (dumpcap) shows what went to the bridge and what came back. Passthrough: every echoed
+//! payload must be one that was sent on that call (sequence numbers and SSRC are the
+//! bridge's own), and nearly all must come back. Transcoding (`media.echo_transcode`):
+//! the audio went through Opus, so the returned tone is checked by its frequency.
 
 mod support;
 
@@ -14,8 +16,11 @@ use support::{Daemon, TempDir, describe, require_tool, scenario, sipp};
 const MEDIA_MIN: u16 = 38000;
 const MEDIA_MAX: u16 = 38999;
 const CALLS: usize = 100;
+/// Transcoding runs use their own range so both tests can run at once.
+const TRANSCODE_MIN: u16 = 27000;
 
-fn config() -> String {
+fn config(transcode: bool, media_min: u16) -> String {
+    let media_max = media_min + 999;
     format!(
         r#"
 [sip]
@@ -26,8 +31,9 @@ bind = "127.0.0.1:0"
 [media]
 bind_ip = "127.0.0.1"
 advertised_ip = "127.0.0.1"
-port_min = {MEDIA_MIN}
-port_max = {MEDIA_MAX}
+port_min = {media_min}
+port_max = {media_max}
+echo_transcode = {transcode}
 [trunks.carrier]
 addresses = ["127.0.0.1/32"]
 [apps.demo]
@@ -43,24 +49,69 @@ fn audio() -> Vec<u8> {
         .collect()
 }
 
-#[test]
-fn hundred_echo_calls_get_their_rtp_back() {
+/// A 1 kHz tone in PCMU, one second.
+fn tone_pcmu(hz: f64) -> Vec<u8> {
+    (0..8000)
+        .map(|i| {
+            let x = (2.0 * std::f64::consts::PI * hz * f64::from(i) / 8000.0).sin() * 8000.0;
+            linear_to_ulaw(x as i16)
+        })
+        .collect()
+}
+
+/// G.711 µ-law encoding (ITU-T G.711), written out here so the test does not trust the
+/// code under test.
+fn linear_to_ulaw(sample: i16) -> u8 {
+    const BIAS: i32 = 0x84;
+    let mut x = i32::from(sample);
+    let sign = if x < 0 { 0x80 } else { 0 };
+    if x < 0 {
+        x = -x;
+    }
+    x = (x + BIAS).min(0x7FFF);
+    let exponent = (7 - (x.leading_zeros() as i32 - 17)).clamp(0, 7);
+    let mantissa = (x >> (exponent + 3)) & 0x0F;
+    !(sign | (exponent << 4) as u8 | mantissa as u8)
+}
+
+fn ulaw_to_linear(u: u8) -> f64 {
+    let u = !u;
+    let sign = u & 0x80;
+    let exponent = i32::from((u >> 4) & 0x07);
+    let mantissa = i32::from(u & 0x0F);
+    let magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84;
+    f64::from(if sign != 0 { -magnitude } else { magnitude })
+}
+
+/// Energy of `signal` at `hz` (Goertzel), for 8 kHz samples.
+fn goertzel(signal: &[f64], hz: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * hz / 8000.0;
+    let coeff = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for x in signal {
+        let s0 = x + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    s1 * s1 + s2 * s2 - coeff * s1 * s2
+}
+
+/// Runs `calls` SIPp echo calls streaming `audio` while dumpcap records the media range.
+fn capture_echo_calls(
+    transcode: bool,
+    media_min: u16,
+    calls: usize,
+    audio: &[u8],
+) -> Vec<UdpPacket> {
     require_tool("dumpcap");
-    let d = Daemon::start(&config());
+    let d = Daemon::start(&config(transcode, media_min));
     let dir = TempDir::new("echo-rtp");
-    let audio_path = dir.0.join("tone.pcmu");
-    std::fs::write(&audio_path, audio()).expect("write audio");
+    let audio_path = dir.0.join("audio.pcmu");
+    std::fs::write(&audio_path, audio).expect("write audio");
     let pcap = dir.0.join("rtp.pcap");
+    let filter = format!("udp portrange {media_min}-{}", media_min + 999);
     let mut capture = Command::new("dumpcap")
-        .args([
-            "-q",
-            "-P",
-            "-i",
-            "lo",
-            "-f",
-            &format!("udp portrange {MEDIA_MIN}-{MEDIA_MAX}"),
-            "-w",
-        ])
+        .args(["-q", "-P", "-i", "lo", "-f", &filter, "-w"])
         .arg(&pcap)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -72,32 +123,26 @@ fn hundred_echo_calls_get_their_rtp_back() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(300));
+    let audio_arg = audio_path.to_str().expect("utf-8 path").to_owned();
     let sf = scenario(
         "echo_rtp.xml",
         &dir,
-        &[
-            ("AUDIO", audio_path.to_str().expect("utf-8 path")),
-            ("HOLD_MS", "1500"),
-        ],
+        &[("AUDIO", &audio_arg), ("HOLD_MS", "1500")],
     );
-    let out = sipp(
-        &sf,
-        d.sip_udp,
+    let calls = calls.to_string();
+    let args = [
+        "-s",
+        "+14155550199",
+        "-m",
+        &calls,
+        "-r",
+        "25",
+        "-l",
+        "60",
+        "-mi",
         "127.0.0.1",
-        &[
-            "-s",
-            "+14155550199",
-            "-m",
-            &CALLS.to_string(),
-            "-r",
-            "25",
-            "-l",
-            "60",
-            "-mi",
-            "127.0.0.1",
-        ],
-        Duration::from_secs(60),
-    );
+    ];
+    let out = sipp(&sf, d.sip_udp, "127.0.0.1", &args, Duration::from_secs(60));
     std::thread::sleep(Duration::from_millis(500));
     let _ = Command::new("kill")
         .arg("-INT")
@@ -105,27 +150,13 @@ fn hundred_echo_calls_get_their_rtp_back() {
         .status();
     let _ = capture.wait();
     assert!(out.status.success(), "{}\n{}", describe(&out), d.log_text());
+    read_pcap(&std::fs::read(&pcap).expect("capture file"))
+}
 
-    let packets = read_pcap(&std::fs::read(&pcap).expect("capture file"));
-    // Flows keyed by (bridge port, SIPp port): what SIPp sent and what the bridge returned.
-    let mut sent: HashMap<Flow, HashSet<Rtp>> = HashMap::new();
-    let mut back: HashMap<Flow, Vec<Rtp>> = HashMap::new();
-    for p in &packets {
-        if p.payload.len() < 12 {
-            continue;
-        }
-        let seq = u16::from_be_bytes([p.payload[2], p.payload[3]]);
-        let body = p.payload[12..].to_vec();
-        if (MEDIA_MIN..=MEDIA_MAX).contains(&p.dst_port) {
-            sent.entry((p.dst_port, p.src_port))
-                .or_default()
-                .insert((seq, body));
-        } else {
-            back.entry((p.src_port, p.dst_port))
-                .or_default()
-                .push((seq, body));
-        }
-    }
+#[test]
+fn hundred_echo_calls_get_their_rtp_back() {
+    let packets = capture_echo_calls(false, MEDIA_MIN, CALLS, &audio());
+    let (sent, back) = flows(&packets, MEDIA_MIN..=MEDIA_MAX);
     let total_sent: usize = sent.values().map(|s| s.len()).sum();
     let total_back: usize = back.values().map(|s| s.len()).sum();
     assert!(
@@ -138,11 +169,11 @@ fn hundred_echo_calls_get_their_rtp_back() {
         let Some(origin) = sent.get(flow) else {
             panic!("bridge sent RTP on flow {flow:?} that carried nothing to it");
         };
+        let origin: HashSet<&Rtp> = origin.iter().collect();
         for pkt in packets {
             assert!(
                 origin.contains(pkt),
-                "echoed packet seq {} on {flow:?} differs from what was sent",
-                pkt.0
+                "an echoed payload on {flow:?} differs from everything sent"
             );
         }
     }
@@ -155,10 +186,69 @@ fn hundred_echo_calls_get_their_rtp_back() {
     assert!(ratio >= 0.98, "only {:.2}% of RTP came back", ratio * 100.0);
 }
 
+#[test]
+fn transcoding_echo_returns_the_tone_through_opus() {
+    const TONE: f64 = 1000.0;
+    let calls = 10;
+    let packets = capture_echo_calls(true, TRANSCODE_MIN, calls, &tone_pcmu(TONE));
+    let (sent, back) = flows(&packets, TRANSCODE_MIN..=TRANSCODE_MIN + 999);
+    assert!(sent.len() >= calls, "flows: {}", sent.len());
+    let total_sent: usize = sent.values().map(|s| s.len()).sum();
+    let total_back: usize = back.values().map(|s| s.len()).sum();
+    eprintln!("transcoding echo: {total_sent} packets sent, {total_back} came back");
+    // The transcoder sends a frame every 20 ms for the whole call, silence included.
+    assert!(
+        total_back as f64 >= total_sent as f64 * 0.9,
+        "{total_back} of {total_sent} came back"
+    );
+    for (flow, packets) in &back {
+        let pcm: Vec<f64> = packets
+            .iter()
+            .flatten()
+            .map(|b| ulaw_to_linear(*b))
+            .collect();
+        let at = goertzel(&pcm, TONE);
+        for other in [500.0, 1500.0, 2000.0, 3000.0] {
+            let e = goertzel(&pcm, other);
+            assert!(
+                at > 20.0 * e,
+                "flow {flow:?}: {TONE} Hz energy {at:.3e} not dominant over {other} Hz ({e:.3e})"
+            );
+        }
+    }
+    // Negative control: the same check on an unrelated tone must fail.
+    let wrong: Vec<f64> = tone_pcmu(700.0)
+        .iter()
+        .map(|b| ulaw_to_linear(*b))
+        .collect();
+    assert!(goertzel(&wrong, TONE) < 20.0 * goertzel(&wrong, 700.0));
+}
+
 /// (bridge port, SIPp port)
 type Flow = (u16, u16);
-/// (sequence number, payload)
-type Rtp = (u16, Vec<u8>);
+/// An RTP payload (the bytes after the 12-byte header).
+type Rtp = Vec<u8>;
+
+/// Splits captured RTP into what SIPp sent to each bridge port and what came back.
+fn flows(
+    packets: &[UdpPacket],
+    bridge: std::ops::RangeInclusive<u16>,
+) -> (HashMap<Flow, Vec<Rtp>>, HashMap<Flow, Vec<Rtp>>) {
+    let mut sent: HashMap<Flow, Vec<Rtp>> = HashMap::new();
+    let mut back: HashMap<Flow, Vec<Rtp>> = HashMap::new();
+    for p in packets {
+        if p.payload.len() <= 12 || p.payload[0] >> 6 != 2 || (200..=204).contains(&p.payload[1]) {
+            continue; // not RTP (RTCP packet types 200-204)
+        }
+        let body = p.payload[12..].to_vec();
+        if bridge.contains(&p.dst_port) {
+            sent.entry((p.dst_port, p.src_port)).or_default().push(body);
+        } else {
+            back.entry((p.src_port, p.dst_port)).or_default().push(body);
+        }
+    }
+    (sent, back)
+}
 
 struct UdpPacket {
     src_port: u16,

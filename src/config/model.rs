@@ -129,6 +129,15 @@ pub struct MediaConfig {
     /// A call whose RTP stops for this long ends with an RTP-timeout reason.
     #[serde(default = "default_rtp_timeout")]
     pub rtp_timeout_s: u64,
+    /// Echo DIDs answer in G.711 but loop each frame through Opus (tests transcoding).
+    #[serde(default)]
+    pub echo_transcode: bool,
+    /// Opus encoder complexity 0..=10 (cost measured in BENCHMARKS.md).
+    #[serde(default = "default_opus_complexity")]
+    pub opus_complexity: u8,
+    /// Opus in-band forward error correction.
+    #[serde(default = "default_true")]
+    pub opus_fec: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -270,6 +279,12 @@ fn default_min_se() -> u64 {
 }
 fn default_rtp_timeout() -> u64 {
     30
+}
+fn default_opus_complexity() -> u8 {
+    1
+}
+fn default_true() -> bool {
+    true
 }
 fn default_drain() -> u64 {
     30

@@ -56,6 +56,9 @@ pub fn validate(cfg: &Config) -> Result<(), Invalid> {
             ),
         ));
     }
+    if m.opus_complexity > 10 {
+        return Err(("media.opus_complexity".into(), "must be 0..=10".into()));
+    }
     for (name, trunk) in &cfg.trunks {
         if trunk.addresses.is_empty() && trunk.inbound_auth.is_none() && trunk.destination.is_none()
         {

@@ -1,15 +1,23 @@
-//! The echo service's media: RTP received from the SDP address goes straight back to it.
-//! Packets from any other source are dropped (RTP-bleed protection).
+//! The echo service's media, through the call media pipeline: RTP from the SDP address
+//! comes back to it. In passthrough the payload is returned as sent (with our own SSRC,
+//! sequence and timestamps); with `media.echo_transcode` each frame goes G.711 → Opus →
+//! G.711 on its way back, exercising the transcoding path a WebRTC call would take.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
 
 use crate::api::Metrics;
+use crate::call::sdp::{G711, TrunkOffer};
 use crate::call::switchboard::CallId;
+use crate::media::{
+    Codec, EndpointFrame, MediaConfig, MediaEvent, MediaOutput, MediaPipeline, SideCodec,
+    SourcePolicy,
+};
 
 /// Why echo media stopped on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,18 +32,27 @@ pub(super) struct EchoHandle {
     pub stop: oneshot::Sender<()>,
 }
 
+/// What the echo needs from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct EchoSettings {
+    pub rtp_timeout: Duration,
+    pub transcode: bool,
+    pub opus_complexity: u8,
+    pub opus_fec: bool,
+}
+
 pub(super) fn spawn(
     call: CallId,
     bind: SocketAddr,
-    remote: SocketAddr,
-    rtp_timeout: Duration,
+    offer: TrunkOffer,
+    settings: EchoSettings,
     report: mpsc::Sender<(CallId, MediaProblem)>,
     metrics: Arc<Metrics>,
 ) -> EchoHandle {
-    let (remote_tx, remote_rx) = watch::channel((remote, true));
+    let (remote_tx, remote_rx) = watch::channel((offer.remote, true));
     let (stop_tx, stop_rx) = oneshot::channel();
     tokio::spawn(async move {
-        let problem = run(bind, remote_rx, stop_rx, rtp_timeout, &metrics).await;
+        let problem = run(bind, &offer, settings, remote_rx, stop_rx, &metrics).await;
         if let Some(p) = problem {
             tracing::info!(%call, problem = ?p, "echo media stopped");
             let _ = report.send((call, p)).await;
@@ -47,11 +64,41 @@ pub(super) fn spawn(
     }
 }
 
+fn media_config(offer: &TrunkOffer, s: &EchoSettings) -> MediaConfig {
+    let trunk_codec = match offer.codec {
+        G711::Pcmu => Codec::Pcmu,
+        G711::Pcma => Codec::Pcma,
+    };
+    let trunk = SideCodec {
+        codec: trunk_codec,
+        pt: offer.pt,
+        dtmf_pt: offer.dtmf_pt,
+        dtmf_clock: 8000,
+    };
+    let mut cfg = MediaConfig {
+        trunk,
+        source: SourcePolicy::Strict(offer.remote),
+        rtp_timeout: Some(s.rtp_timeout),
+        ..MediaConfig::default()
+    };
+    cfg.opus.complexity = s.opus_complexity;
+    cfg.opus.inband_fec = s.opus_fec;
+    if !s.transcode {
+        cfg.endpoint = SideCodec {
+            pt: 96,
+            dtmf_pt: Some(97),
+            ..trunk
+        };
+    }
+    cfg
+}
+
 async fn run(
     bind: SocketAddr,
+    offer: &TrunkOffer,
+    settings: EchoSettings,
     mut remote: watch::Receiver<(SocketAddr, bool)>,
     mut stop: oneshot::Receiver<()>,
-    rtp_timeout: Duration,
     metrics: &Metrics,
 ) -> Option<MediaProblem> {
     let sock = match UdpSocket::bind(bind).await {
@@ -61,33 +108,85 @@ async fn run(
             return Some(MediaProblem::BindFailed);
         }
     };
+    let start = Instant::now();
+    let mut media = match MediaPipeline::new(
+        media_config(offer, &settings),
+        start.into_std(),
+        SystemTime::now(),
+    ) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(error = %e, "echo media pipeline refused its configuration");
+            return Some(MediaProblem::BindFailed);
+        }
+    };
     let (rx_count, tx_count, dropped) = (
         metrics.rtp_packets.with_label_values(&["in"]),
         metrics.rtp_packets.with_label_values(&["out"]),
         metrics.rtp_packets.with_label_values(&["dropped"]),
     );
     let mut buf = [0u8; 2048];
+    // One frame looped from the endpoint side back in (the output borrows the pipeline).
+    let mut looped = [0u8; 1500];
     let (mut to, mut sending) = *remote.borrow();
+    let mut next;
     loop {
-        let idle = tokio::time::sleep(rtp_timeout);
+        // Drain: trunk packets go out, endpoint frames come straight back in.
+        loop {
+            let mut back: Option<(u8, u32, u16, bool, usize)> = None;
+            match media.poll_output() {
+                MediaOutput::TrunkRtp(pkt) => {
+                    if sending && sock.try_send_to(pkt, to).is_ok() {
+                        tx_count.inc();
+                    }
+                }
+                MediaOutput::TrunkRtcp(pkt) => {
+                    let rtcp = SocketAddr::new(to.ip(), to.port().wrapping_add(1));
+                    let _ = sock.try_send_to(pkt, rtcp);
+                }
+                MediaOutput::EndpointMedia(f) => {
+                    let n = f.payload.len().min(looped.len());
+                    looped[..n].copy_from_slice(&f.payload[..n]);
+                    back = Some((f.pt, f.timestamp, f.seq, f.marker, n));
+                }
+                MediaOutput::Event(MediaEvent::RtpTimeout { .. }) => {
+                    return Some(MediaProblem::RtpTimeout);
+                }
+                MediaOutput::Event(_) => {}
+                MediaOutput::Timeout(at) => {
+                    next = Instant::from_std(at);
+                    break;
+                }
+            }
+            if let Some((pt, timestamp, seq, marker, n)) = back {
+                let frame = EndpointFrame {
+                    pt,
+                    timestamp,
+                    seq,
+                    marker,
+                    payload: &looped[..n],
+                };
+                let _ = media.handle_endpoint_media(Instant::now().into_std(), frame);
+            }
+        }
         tokio::select! {
             _ = &mut stop => return None,
             changed = remote.changed() => {
                 if changed.is_err() { return None; }
                 (to, sending) = *remote.borrow();
+                media.set_source_policy(SourcePolicy::Strict(to));
+                // On hold the carrier may send nothing: no RTP timeout then.
+                media.set_rtp_timeout(Instant::now().into_std(), sending.then_some(settings.rtp_timeout));
             }
             got = sock.recv_from(&mut buf) => {
                 let Ok((n, from)) = got else { continue };
-                if from != to {
+                if media.handle_trunk_rtp(Instant::now().into_std(), from, &buf[..n]).is_ok() {
+                    rx_count.inc();
+                } else {
                     dropped.inc();
-                    continue;
-                }
-                rx_count.inc();
-                if sending && sock.try_send_to(&buf[..n], to).is_ok() {
-                    tx_count.inc();
                 }
             }
-            _ = idle, if sending => return Some(MediaProblem::RtpTimeout),
+            _ = tokio::time::sleep_until(next) => media.handle_timeout(Instant::now().into_std()),
         }
     }
 }

@@ -37,7 +37,10 @@ impl Endpoints {
 
     /// Adds a session; true when it is the endpoint's first (it just came online).
     pub fn add(&self, app: &str, endpoint: &str, s: SessionHandle) -> bool {
-        let mut list = self.sessions.entry((app.to_owned(), endpoint.to_owned())).or_default();
+        let mut list = self
+            .sessions
+            .entry((app.to_owned(), endpoint.to_owned()))
+            .or_default();
         list.push(s);
         list.len() == 1
     }
@@ -81,14 +84,23 @@ mod tests {
     fn first_and_last_session_flip_presence() {
         let e = Endpoints::default();
         let (tx, _rx) = mpsc::channel(1);
-        let a = SessionHandle { id: e.new_session_id(), tx: tx.clone() };
-        let b = SessionHandle { id: e.new_session_id(), tx };
+        let a = SessionHandle {
+            id: e.new_session_id(),
+            tx: tx.clone(),
+        };
+        let b = SessionHandle {
+            id: e.new_session_id(),
+            tx,
+        };
         assert!(e.add("demo", "alice", a.clone()));
         assert!(!e.add("demo", "alice", b.clone()));
         assert_eq!(e.sessions_of("demo", "alice").len(), 2);
         assert!(!e.remove("demo", "alice", a.id));
         assert!(e.remove("demo", "alice", b.id));
         assert!(e.sessions_of("demo", "alice").is_empty());
-        assert!(!e.remove("demo", "alice", 99), "unknown session changes nothing");
+        assert!(
+            !e.remove("demo", "alice", 99),
+            "unknown session changes nothing"
+        );
     }
 }

@@ -167,19 +167,22 @@ impl Signaling {
         }
         while let Some(ev) = self.core.poll_event() {
             match ev {
-                SwitchEvent::EchoStart {
-                    call,
-                    local,
-                    remote,
-                } => {
-                    let timeout = Duration::from_secs(self.cfg.media.rtp_timeout_s);
+                SwitchEvent::EchoStart { call, local, offer } => {
+                    let m = &self.cfg.media;
+                    let settings = echo::EchoSettings {
+                        rtp_timeout: Duration::from_secs(m.rtp_timeout_s),
+                        transcode: m.echo_transcode,
+                        opus_complexity: m.opus_complexity,
+                        opus_fec: m.opus_fec,
+                    };
+                    let metrics = self.node.metrics.clone();
                     let h = echo::spawn(
                         call.clone(),
                         local,
-                        remote,
-                        timeout,
+                        offer,
+                        settings,
                         self.media_tx.clone(),
-                        self.node.metrics.clone(),
+                        metrics,
                     );
                     self.echoes.insert(call, h);
                 }

@@ -9,7 +9,11 @@ pub const PROTOCOL: u32 = 1;
 
 /// Client → server.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum ClientMessage {
     Auth {
         token: String,
@@ -52,7 +56,9 @@ pub enum ClientMessage {
 }
 
 /// Keeps `"callerId": null` apart from a missing `callerId`.
-fn explicit_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+fn explicit_null<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
@@ -95,7 +101,11 @@ pub struct IceServer {
 
 /// Server → client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum ServerMessage {
     Ready {
         protocol: u32,
@@ -163,17 +173,32 @@ mod tests {
 
     #[test]
     fn client_messages_parse_with_camel_case_keys() {
-        let m: ClientMessage =
-            serde_json::from_str(r#"{"type":"startPhoneCall","requestId":"r1","number":"+14155551234","sdp":"v=0"}"#)
-                .expect("parse");
-        assert!(matches!(m, ClientMessage::StartPhoneCall { caller_id: None, .. }));
+        let m: ClientMessage = serde_json::from_str(
+            r#"{"type":"startPhoneCall","requestId":"r1","number":"+14155551234","sdp":"v=0"}"#,
+        )
+        .expect("parse");
+        assert!(matches!(
+            m,
+            ClientMessage::StartPhoneCall {
+                caller_id: None,
+                ..
+            }
+        ));
         let m: ClientMessage = serde_json::from_str(
             r#"{"type":"startPhoneCall","requestId":"r1","number":"+1","callerId":null,"sdp":""}"#,
         )
         .expect("parse");
-        assert!(matches!(m, ClientMessage::StartPhoneCall { caller_id: Some(None), .. }));
-        let m: ClientMessage =
-            serde_json::from_str(r#"{"type":"sendDtmf","callId":"c","digits":"12#","durationMs":80}"#).expect("parse");
+        assert!(matches!(
+            m,
+            ClientMessage::StartPhoneCall {
+                caller_id: Some(None),
+                ..
+            }
+        ));
+        let m: ClientMessage = serde_json::from_str(
+            r#"{"type":"sendDtmf","callId":"c","digits":"12#","durationMs":80}"#,
+        )
+        .expect("parse");
         assert_eq!(
             m,
             ClientMessage::SendDtmf {
@@ -190,18 +215,30 @@ mod tests {
         let m = ServerMessage::CallEnded {
             call_id: Some("c1".into()),
             request_id: None,
-            call_end_reason: WireEndReason { code: 486, sub_code: 48601 },
+            call_end_reason: WireEndReason {
+                code: 486,
+                sub_code: 48601,
+            },
             reason: "busy".into(),
         };
         assert_eq!(
             m.to_json(),
             r#"{"type":"callEnded","callId":"c1","callEndReason":{"code":486,"subCode":48601},"reason":"busy"}"#
         );
-        let m = ServerMessage::CallState { call_id: "c1".into(), state: CallState::EarlyMedia };
-        assert_eq!(m.to_json(), r#"{"type":"callState","callId":"c1","state":"EarlyMedia"}"#);
+        let m = ServerMessage::CallState {
+            call_id: "c1".into(),
+            state: CallState::EarlyMedia,
+        };
+        assert_eq!(
+            m.to_json(),
+            r#"{"type":"callState","callId":"c1","state":"EarlyMedia"}"#
+        );
         let m = ServerMessage::IncomingCall {
             call_id: "c2".into(),
-            caller_id: WireCallerId { number: None, name: None },
+            caller_id: WireCallerId {
+                number: None,
+                name: None,
+            },
             to: "+14155550100".into(),
         };
         assert_eq!(

@@ -165,14 +165,15 @@ impl Switchboard {
         let Some(pending) = self.admit_invite(now, tx, req, peer, trunk) else {
             return;
         };
-        let (remote, bind) = (pending.offer.remote, pending.bind);
+        let (offer, bind) = (pending.offer.clone(), pending.bind);
         if let Some(id) = self.answer_pending(now, pending) {
-            tracing::info!(call = %id, %peer, %remote, "echo call answered");
-            self.events.push_back(SwitchEvent::EchoStart {
+            tracing::info!(call = %id, %peer, remote = %offer.remote, "echo call answered");
+            let event = SwitchEvent::EchoStart {
                 call: id,
                 local: bind,
-                remote,
-            });
+                offer,
+            };
+            self.events.push_back(event);
         }
     }
 

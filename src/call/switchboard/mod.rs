@@ -70,7 +70,7 @@ pub enum SwitchEvent {
     EchoStart {
         call: CallId,
         local: SocketAddr,
-        remote: SocketAddr,
+        offer: crate::call::sdp::TrunkOffer,
     },
     /// The far end moved or changed direction (re-INVITE/UPDATE); `send` false while on hold.
     EchoUpdate {

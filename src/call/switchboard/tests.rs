@@ -261,7 +261,7 @@ fn echo_call_answer_ack_bye() {
     assert!(out[0].contains("m=audio 20000 RTP/AVP 0 101"));
     let ev = h.events();
     assert!(
-        matches!(&ev[0], SwitchEvent::EchoStart { remote, .. } if remote.to_string() == "10.1.2.3:30000")
+        matches!(&ev[0], SwitchEvent::EchoStart { offer, .. } if offer.remote.to_string() == "10.1.2.3:30000")
     );
     // A retransmitted INVITE is absorbed; the 200 goes out again, no second call.
     let again = h.send(CARRIER, &invite);
