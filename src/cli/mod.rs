@@ -2,6 +2,7 @@
 
 pub mod dial;
 pub mod policy;
+pub mod token;
 
 use std::path::PathBuf;
 
@@ -26,6 +27,8 @@ pub enum Command {
     Policy(policy::PolicyCommand),
     /// Place one test call on a trunk and print what happened as JSON.
     Dial(dial::DialArgs),
+    /// Mint one endpoint token with the app's configured key and print it.
+    Token(token::TokenArgs),
 }
 
 /// The `check-config` summary: what the daemon would do with this configuration.
