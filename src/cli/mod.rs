@@ -68,6 +68,21 @@ pub fn summary(cfg: &crate::config::Config) -> String {
             a.numbers.len(),
             a.trunks.join(", ")
         );
+        if a.token_keys.is_empty() {
+            let _ = writeln!(
+                s,
+                "  token keys: none (an ephemeral key is generated at start-up)"
+            );
+        }
+        for (kid, k) in &a.token_keys {
+            let mints = k.secret.is_some() || k.private_key_pem.is_some();
+            let _ = writeln!(
+                s,
+                "  token key {kid}: {}{}",
+                k.alg,
+                if mints { ", can mint" } else { ", verify only" }
+            );
+        }
         for (did, ep) in &a.numbers {
             let _ = writeln!(s, "  {did} -> {ep}");
         }
