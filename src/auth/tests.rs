@@ -79,7 +79,7 @@ fn claims(app: &str) -> serde_json::Value {
 }
 
 #[test]
-fn hs256_round_trip() {
+fn mint_round_trip_uses_first_signing_kid() {
     let k = keys();
     let t = k
         .mint("demo", "alice", "agent", &["pstn".into()], 600, NOW)
