@@ -219,3 +219,22 @@ fn errors_have_codes() {
     assert!(matches!(e, TokenError::Malformed(_)));
     assert_eq!(e.code(), "token_malformed");
 }
+
+#[test]
+fn docs_name_every_error_code_and_the_leeway() {
+    let doc = include_str!("../docs/tokens.md");
+    for code in [
+        "token_malformed",
+        "token_expired",
+        "token_not_yet_valid",
+        "token_unknown_key",
+        "token_claims",
+        "token_invalid",
+    ] {
+        assert!(doc.contains(&format!("`{code}`")), "{code}");
+    }
+    assert!(doc.contains(&format!(
+        "{} seconds of clock skew",
+        pstn_bridge::auth::LEEWAY_S
+    )));
+}
