@@ -4,6 +4,7 @@
 //! `handle_*(now, ..)` / `poll_*()`; only `driver` touches sockets, tasks and the clock.
 
 pub mod api;
+pub mod auth;
 pub mod call;
 pub mod cli;
 pub mod config;

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Policy(cmd)) => pstn_bridge::cli::policy::run(&cfg, cmd),
         Some(Command::Dial(args)) => pstn_bridge::cli::dial::run(cfg, args),
+        Some(Command::Token(args)) => pstn_bridge::cli::token::run(&cfg, args),
         None => serve(cfg),
     }
 }

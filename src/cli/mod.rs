@@ -2,6 +2,7 @@
 
 pub mod dial;
 pub mod policy;
+pub mod token;
 
 use std::path::PathBuf;
 
@@ -26,6 +27,8 @@ pub enum Command {
     Policy(policy::PolicyCommand),
     /// Place one test call on a trunk and print what happened as JSON.
     Dial(dial::DialArgs),
+    /// Mint one endpoint token with the app's configured key and print it.
+    Token(token::TokenArgs),
 }
 
 /// The `check-config` summary: what the daemon would do with this configuration.
@@ -65,6 +68,21 @@ pub fn summary(cfg: &crate::config::Config) -> String {
             a.numbers.len(),
             a.trunks.join(", ")
         );
+        if a.token_keys.is_empty() {
+            let _ = writeln!(
+                s,
+                "  token keys: none (an ephemeral key is generated at start-up)"
+            );
+        }
+        for (kid, k) in &a.token_keys {
+            let mints = k.secret.is_some() || k.private_key_pem.is_some();
+            let _ = writeln!(
+                s,
+                "  token key {kid}: {}{}",
+                k.alg,
+                if mints { ", can mint" } else { ", verify only" }
+            );
+        }
         for (did, ep) in &a.numbers {
             let _ = writeln!(s, "  {did} -> {ep}");
         }

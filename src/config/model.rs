@@ -225,6 +225,42 @@ pub struct AppConfig {
     /// Role given to endpoints whose token names none; must be one of `roles`.
     #[serde(default)]
     pub default_role: Option<String>,
+    /// Keys that sign this app's endpoint tokens, by `kid`. None: the daemon generates an
+    /// ephemeral HS256 key at start-up (usable only by that process).
+    #[serde(default)]
+    pub token_keys: BTreeMap<String, TokenKeyConfig>,
+}
+
+/// One endpoint-token key of an app (`[apps.NAME.token_keys.KID]`).
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenKeyConfig {
+    /// "HS256" (shared secret), "ES256" (P-256) or "EdDSA" (Ed25519).
+    pub alg: String,
+    /// HS256 shared secret, at least 32 bytes.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// ES256/EdDSA public key (PEM, SubjectPublicKeyInfo): verifies tokens.
+    #[serde(default)]
+    pub public_key_pem: Option<String>,
+    /// ES256/EdDSA private key (PEM, PKCS#8): only needed to mint tokens here.
+    #[serde(default)]
+    pub private_key_pem: Option<String>,
+}
+
+impl std::fmt::Debug for TokenKeyConfig {
+    // Secrets stay out of logs and panic messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeyConfig")
+            .field("alg", &self.alg)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("public_key_pem", &self.public_key_pem.is_some())
+            .field(
+                "private_key_pem",
+                &self.private_key_pem.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

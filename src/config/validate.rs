@@ -68,6 +68,12 @@ pub fn validate(cfg: &Config) -> Result<(), Invalid> {
             ));
         }
     }
+    for (app, a) in &cfg.apps {
+        for (kid, key) in &a.token_keys {
+            crate::auth::check_key_config(kid, key)
+                .map_err(|e| (format!("apps.{app}.token_keys.{kid}"), e.to_string()))?;
+        }
+    }
     crate::policy::validate_policy(cfg).map_err(|e| (e.key().to_owned(), e.to_string()))?;
     Ok(())
 }
