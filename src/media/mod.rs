@@ -73,6 +73,7 @@ mod codec;
 mod config;
 mod direction;
 mod dtmf;
+mod dtmf_gen;
 mod error;
 mod g711;
 mod jitter;

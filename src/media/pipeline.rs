@@ -111,6 +111,27 @@ impl MediaPipeline {
         self.timed_out = false;
     }
 
+    /// Sends a DTMF digit of our own toward `to` (RFC 4733: start, updates every
+    /// 50 ms, three ends); audio in that direction pauses meanwhile. Drive it with
+    /// `handle_timeout` at the returned timeouts as usual.
+    pub fn send_dtmf(
+        &mut self,
+        now: Instant,
+        to: Side,
+        digit: char,
+        duration: Duration,
+    ) -> Result<(), MediaError> {
+        let event = super::dtmf::event_code(digit).ok_or(MediaError::NotADigit)?;
+        let duration = duration.clamp(Duration::from_millis(40), Duration::from_secs(5));
+        let d = match to {
+            Side::Trunk => &mut self.to_trunk,
+            Side::Endpoint => &mut self.to_endpoint,
+        };
+        d.start_dtmf(now, event, duration)?;
+        d.on_dtmf_timeout(now, &mut self.out, &mut self.events);
+        Ok(())
+    }
+
     /// Current counters.
     pub fn stats(&self) -> MediaStats {
         let mut s = self.stats;
