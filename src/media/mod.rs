@@ -81,6 +81,7 @@ mod opus;
 mod output;
 mod pipeline;
 mod rtcp;
+mod rtcp_session;
 mod rtp;
 mod source;
 mod stats;
