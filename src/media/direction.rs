@@ -260,6 +260,8 @@ impl Direction {
         }
         self.tx.tick();
         let mut placeholder = false;
+        // Invariant: inside this loop pcm_len < FRAME_SAMPLES, so `dst` holds more than
+        // MAX_DECODED samples: any Opus packet (120 ms max) or a concealed frame fits.
         while self.pcm_len < FRAME_SAMPLES {
             let dst = &mut self.pcm[self.pcm_len..];
             let got = match self.jb.pop() {
