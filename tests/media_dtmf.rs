@@ -307,3 +307,62 @@ fn passthrough_dtmf_keeps_sequence_continuous() {
         vec![(Side::Trunk, '1', Duration::from_millis(60))]
     );
 }
+
+/// The application sends a digit to the trunk while the endpoint talks: RFC 4733
+/// start, updates and three ends go out, and transcoded audio pauses meanwhile.
+#[test]
+fn application_sends_digit_to_trunk() {
+    let t0 = Instant::now();
+    let mut p = pipeline(config(), t0);
+    let mut enc = pstn_bridge::media::OpusEncoder::new(Default::default()).unwrap();
+    let pcm = media_util::speech_like(160, 0.0);
+    let mut opus = [0u8; 400];
+    let n = enc.encode(&pcm, &mut opus).unwrap();
+    let mut packets = Vec::new();
+    for k in 0..40u32 {
+        let now = t0 + FRAME * k;
+        p.handle_endpoint_media(
+            now,
+            endpoint_frame(111, k as u16, k * 960, false, &opus[..n]),
+        )
+        .unwrap();
+        if k == 10 {
+            p.send_dtmf(now, Side::Trunk, '#', Duration::from_millis(100))
+                .unwrap();
+        }
+        p.handle_timeout(now);
+        for o in drain(&mut p).0 {
+            if let Out::Trunk(b) = o {
+                let (h, pl) = parse_rtp(&b).unwrap();
+                packets.push((k, h, pl.to_vec()));
+            }
+        }
+    }
+    let dtmf: Vec<_> = packets
+        .iter()
+        .filter(|(_, h, _)| h.pt == TRUNK_TE)
+        .collect();
+    assert!(dtmf[0].1.marker);
+    let ends: Vec<_> = dtmf
+        .iter()
+        .map(|(_, _, pl)| DtmfPayload::parse(pl).unwrap())
+        .filter(|d| d.end)
+        .collect();
+    assert_eq!(ends.len(), 3);
+    assert!(ends.iter().all(|d| d.event == 11 && d.duration == 800));
+    assert!(dtmf.iter().all(|(_, h, _)| h.ts == dtmf[0].1.ts));
+    let (first, last) = (dtmf[0].0, dtmf[dtmf.len() - 1].0);
+    assert!(
+        packets
+            .iter()
+            .all(|(k, h, _)| h.pt == TRUNK_TE || *k < first || *k > last),
+        "no audio while the digit plays"
+    );
+    for w in packets.windows(2) {
+        assert_eq!(w[1].1.seq, w[0].1.seq.wrapping_add(1));
+    }
+    assert!(matches!(
+        p.send_dtmf(t0, Side::Trunk, 'x', Duration::from_millis(100)),
+        Err(pstn_bridge::media::MediaError::NotADigit)
+    ));
+}

@@ -1,12 +1,13 @@
 //! One direction of a call's media: receive tracking, jitter buffer, decode,
 //! concealment, encode (or passthrough), DTMF relay and the outgoing stream.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::MediaError;
 use super::codec::{Decoder, Encoder, FRAME_SAMPLES, MAX_DECODED};
 use super::config::{MediaConfig, SideCodec};
 use super::dtmf::{DtmfOut, DtmfPayload, DtmfRelay, Finished};
+use super::dtmf_gen::DtmfGen;
 use super::jitter::{JitterBuffer, Pop, SLOT_BYTES};
 use super::output::{EventQueue, Kind, MediaEvent, OutQueue, Side};
 use super::rtp::{self, RtpHeader};
@@ -43,6 +44,7 @@ pub(super) struct Direction {
     scratch: Box<[u8; SLOT_BYTES]>,
     pub tx: TxStream,
     dtmf: DtmfRelay,
+    dtmf_gen: DtmfGen,
     conceal_run: u32,
     pub concealed: u64,
     pub digits: u64,
@@ -70,15 +72,38 @@ impl Direction {
             scratch: Box::new([0; SLOT_BYTES]),
             tx: TxStream::new(ssrc, outp.codec.clock(), outp.codec.frame_ts()),
             dtmf: DtmfRelay::new(inp.dtmf_clock, outp.dtmf_clock, cfg.dtmf_end_timeout),
+            dtmf_gen: DtmfGen::new(outp.dtmf_clock),
             conceal_run: 0,
             concealed: 0,
             digits: 0,
         })
     }
 
-    /// The earliest DTMF deadline.
+    /// The earliest DTMF deadline (relay end regeneration or generator).
     pub fn deadline(&self) -> Option<Instant> {
-        self.dtmf.deadline()
+        match (self.dtmf.deadline(), self.dtmf_gen.deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Starts sending a DTMF event of our own on this direction's output.
+    pub fn start_dtmf(
+        &mut self,
+        now: Instant,
+        event: u8,
+        duration: Duration,
+    ) -> Result<(), MediaError> {
+        if self.outp.dtmf_pt.is_none() {
+            return Err(MediaError::DtmfNotNegotiated);
+        }
+        let ts = if self.passthrough {
+            self.tx.last_ts()
+        } else {
+            self.tx.gen_ts()
+        };
+        self.dtmf_gen.start(now, event, duration, ts);
+        Ok(())
     }
 
     /// Handles one received packet.
@@ -211,11 +236,20 @@ impl Direction {
         }
     }
 
-    /// Regenerates lost DTMF ends.
+    /// Regenerates lost DTMF ends and sends generated events.
     pub fn on_dtmf_timeout(&mut self, now: Instant, out: &mut OutQueue, ev: &mut EventQueue) {
         if let Some((o, f)) = self.dtmf.on_timeout(now) {
             self.send_dtmf(now, o, None, out);
             self.finish(f, ev);
+        }
+        while let Some(p) = self.dtmf_gen.poll(now) {
+            let o = DtmfOut {
+                ts: p.ts,
+                payload: p.payload,
+                marker: p.marker,
+                repeat: 1,
+            };
+            self.send_dtmf(now, o, None, out);
         }
     }
 
@@ -226,6 +260,8 @@ impl Direction {
         }
         self.tx.tick();
         let mut placeholder = false;
+        // Invariant: inside this loop pcm_len < FRAME_SAMPLES, so `dst` holds more than
+        // MAX_DECODED samples: any Opus packet (120 ms max) or a concealed frame fits.
         while self.pcm_len < FRAME_SAMPLES {
             let dst = &mut self.pcm[self.pcm_len..];
             let got = match self.jb.pop() {
@@ -266,7 +302,7 @@ impl Direction {
             }
             self.pcm_len += got;
         }
-        if placeholder || self.dtmf.is_active() {
+        if placeholder || self.dtmf.is_active() || self.dtmf_gen.is_active() {
             // No audio during a DTMF event; the next talkspurt is marked.
             self.pcm_len = 0;
             self.tx.gap();

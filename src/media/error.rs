@@ -23,6 +23,12 @@ pub enum MediaError {
     /// A payload larger than the preallocated slots.
     #[error("payload of {0} bytes exceeds the buffer")]
     PayloadTooLarge(usize),
+    /// DTMF requested toward a side that negotiated no telephone-event.
+    #[error("telephone-event not negotiated on that side")]
+    DtmfNotNegotiated,
+    /// Not a DTMF digit (`0`-`9`, `*`, `#`, `A`-`D`).
+    #[error("not a DTMF digit")]
+    NotADigit,
     /// The configuration is inconsistent.
     #[error("invalid media configuration: {0}")]
     InvalidConfig(ConfigProblem),

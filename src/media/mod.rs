@@ -32,9 +32,27 @@
 //! };
 //! ```
 //!
-//! Output slices borrow preallocated buffers and are valid until the next call on the
+//! `poll_output` always returns something and ends each drain with
+//! [`MediaOutput::Timeout`] (never `None`): arm the call task's timer with it. Output
+//! slices borrow preallocated buffers and are valid until the next call on the
 //! pipeline. [`MediaPipeline::stats`] returns a plain [`MediaStats`] for `/metrics`
 //! totals and the CDR at call end.
+//!
+//! # Wiring notes
+//!
+//! - Build [`MediaConfig`] from the negotiated SDP: the trunk's PCMU/PCMA and
+//!   telephone-event payload types, the endpoint's (Opus 111 / telephone-event, or
+//!   PCMU for passthrough), a random `trunk_ssrc`, and [`SourcePolicy::Strict`] with
+//!   the SDP address (or [`SourcePolicy::LatchFromIp`] for carriers behind NAT).
+//!   Send trunk RTP to [`MediaPipeline::trunk_remote`].
+//! - On a re-INVITE that moves the trunk's media, call
+//!   [`MediaPipeline::set_source_policy`]; our outgoing streams stay continuous by
+//!   themselves. On hold (`sendonly`/`inactive`), [`MediaPipeline::set_rtp_timeout`]
+//!   with `None`, and back to the configured value on resume.
+//! - [`MediaEvent::RtpTimeout`] should end the call with the media-timeout end reason.
+//! - A codec change needs a new pipeline (not yet a `reconfigure`).
+//! - Per call about 150 KB is allocated up front (jitter buffers, output slots,
+//!   libopus state); nothing after that.
 //!
 //! # Behaviour
 //!
@@ -55,6 +73,7 @@ mod codec;
 mod config;
 mod direction;
 mod dtmf;
+mod dtmf_gen;
 mod error;
 mod g711;
 mod jitter;
@@ -62,6 +81,7 @@ mod opus;
 mod output;
 mod pipeline;
 mod rtcp;
+mod rtcp_session;
 mod rtp;
 mod source;
 mod stats;

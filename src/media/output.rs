@@ -30,6 +30,7 @@ pub struct EndpointFrame<'a> {
 
 /// Something the pipeline reports to its owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MediaEvent {
     /// A DTMF digit finished (relayed to the other side too).
     Dtmf {

@@ -1,25 +1,22 @@
 //! `MediaPipeline`: one call's media, driven by packets and time, drained by `poll_output`.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::MediaError;
 use super::config::MediaConfig;
 use super::direction::{Direction, InPacket};
 use super::output::{EndpointFrame, EventQueue, Kind, MediaEvent, MediaOutput, OutQueue, Side};
-use super::rtcp::{self, ReportBlock, RtcpItem, SenderInfo};
+use super::rtcp_session::RtcpSession;
 use super::rtp::{self, RtpHeader};
 use super::source::{SourceCheck, SourceGuard};
-use super::stats::{MediaStats, RemoteReport};
+use super::stats::MediaStats;
 
 /// Processing tick: one 20 ms frame per direction.
 const TICK: Duration = Duration::from_millis(20);
 
 /// Ticks processed at most per `handle_timeout`; beyond that the clock skips ahead.
 const MAX_CATCH_UP: u32 = 10;
-
-/// Seconds from 1900 (NTP) to 1970 (Unix).
-const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
 
 /// Output slots: a tick emits at most a frame per side, an RTCP report and DTMF ends.
 const OUT_SLOTS: usize = 16;
@@ -28,17 +25,15 @@ const OUT_SLOTS: usize = 16;
 pub struct MediaPipeline {
     cfg: MediaConfig,
     epoch: Instant,
-    ntp_epoch: u64,
     source: SourceGuard,
     to_endpoint: Direction,
     to_trunk: Direction,
     out: OutQueue,
     events: EventQueue,
     next_tick: Option<Instant>,
-    next_rtcp: Instant,
+    rtcp: RtcpSession,
     last_trunk_rx: Instant,
     timed_out: bool,
-    last_sr: Option<(u32, Instant)>,
     stats: MediaStats,
 }
 
@@ -51,13 +46,6 @@ impl std::fmt::Debug for MediaPipeline {
     }
 }
 
-fn ntp_of(t: SystemTime) -> u64 {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() + NTP_UNIX_OFFSET;
-    let frac = ((d.subsec_nanos() as u64) << 32) / 1_000_000_000;
-    secs << 32 | frac
-}
-
 impl MediaPipeline {
     /// Builds a pipeline (all allocation happens here). `wallclock` is the wall time
     /// at `now`, used only for RTCP NTP timestamps.
@@ -68,17 +56,15 @@ impl MediaPipeline {
         Ok(Self {
             source: SourceGuard::new(cfg.source),
             next_tick: (!cfg.passthrough()).then_some(now + TICK),
-            next_rtcp: now + cfg.rtcp_interval.min(Duration::from_secs(1)),
+            rtcp: RtcpSession::new(now, wallclock, cfg.rtcp_interval),
             cfg,
             epoch: now,
-            ntp_epoch: ntp_of(wallclock),
             to_endpoint,
             to_trunk,
             out: OutQueue::new(OUT_SLOTS),
             events: EventQueue::new(),
             last_trunk_rx: now,
             timed_out: false,
-            last_sr: None,
             stats: MediaStats::default(),
         })
     }
@@ -111,6 +97,27 @@ impl MediaPipeline {
         self.timed_out = false;
     }
 
+    /// Sends a DTMF digit of our own toward `to` (RFC 4733: start, updates every
+    /// 50 ms, three ends); audio in that direction pauses meanwhile. Drive it with
+    /// `handle_timeout` at the returned timeouts as usual.
+    pub fn send_dtmf(
+        &mut self,
+        now: Instant,
+        to: Side,
+        digit: char,
+        duration: Duration,
+    ) -> Result<(), MediaError> {
+        let event = super::dtmf::event_code(digit).ok_or(MediaError::NotADigit)?;
+        let duration = duration.clamp(Duration::from_millis(40), Duration::from_secs(5));
+        let d = match to {
+            Side::Trunk => &mut self.to_trunk,
+            Side::Endpoint => &mut self.to_endpoint,
+        };
+        d.start_dtmf(now, event, duration)?;
+        d.on_dtmf_timeout(now, &mut self.out, &mut self.events);
+        Ok(())
+    }
+
     /// Current counters.
     pub fn stats(&self) -> MediaStats {
         let mut s = self.stats;
@@ -133,12 +140,6 @@ impl MediaPipeline {
     fn units(&self, now: Instant, clock: u32) -> u32 {
         let ns = now.saturating_duration_since(self.epoch).as_nanos() as u64;
         (ns / 1000 * clock as u64 / 1_000_000) as u32
-    }
-
-    fn ntp(&self, now: Instant) -> u64 {
-        let d = now.saturating_duration_since(self.epoch);
-        let frac = ((d.subsec_nanos() as u64) << 32) / 1_000_000_000;
-        self.ntp_epoch.wrapping_add(d.as_secs() << 32 | frac)
     }
 
     /// An RTP (or RTCP-muxed) datagram from the trunk.
@@ -190,34 +191,10 @@ impl MediaPipeline {
         }
         self.stats.rtcp_rx += 1;
         let ours = self.to_trunk.tx.ssrc();
-        let a = (self.ntp(now) >> 16) as u32;
-        let mut last_sr = self.last_sr;
-        let mut remote: Option<RemoteReport> = None;
-        rtcp::parse(data, |item| match item {
-            RtcpItem::Sender { info, .. } => last_sr = Some(((info.ntp >> 16) as u32, now)),
-            RtcpItem::Block(b) if b.ssrc == ours => {
-                let rtt = if b.lsr != 0 {
-                    let units = a.wrapping_sub(b.lsr).wrapping_sub(b.dlsr);
-                    // Ignore nonsense (clock skew): more than ~16 s.
-                    if units < 1 << 20 {
-                        ((units as u64 * 1_000_000) >> 16) as u32
-                    } else {
-                        0
-                    }
-                } else {
-                    0
-                };
-                remote = Some(RemoteReport {
-                    fraction_lost: b.fraction_lost,
-                    cumulative_lost: b.cumulative_lost,
-                    jitter_us: (b.jitter as u64 * 1_000_000 / 8000) as u32,
-                    rtt_us: rtt,
-                });
-            }
-            _ => {}
-        })
-        .inspect_err(|_| self.stats.malformed += 1)?;
-        self.last_sr = last_sr;
+        let remote = self
+            .rtcp
+            .on_packet(now, data, ours)
+            .inspect_err(|_| self.stats.malformed += 1)?;
         if let Some(r) = remote {
             self.stats.remote = r;
         }
@@ -275,9 +252,8 @@ impl MediaPipeline {
             .on_dtmf_timeout(now, &mut self.out, &mut self.events);
         self.to_trunk
             .on_dtmf_timeout(now, &mut self.out, &mut self.events);
-        if now >= self.next_rtcp {
+        if now >= self.rtcp.next {
             self.send_rtcp(now);
-            self.next_rtcp = now + self.cfg.rtcp_interval;
         }
         if let Some(limit) = self.cfg.rtp_timeout {
             let silent = now.saturating_duration_since(self.last_trunk_rx);
@@ -289,45 +265,18 @@ impl MediaPipeline {
     }
 
     fn send_rtcp(&mut self, now: Instant) {
-        let tx = &self.to_trunk.tx;
-        let sender = (tx.counters.packets > 0).then(|| SenderInfo {
-            ntp: self.ntp(now),
-            rtp_ts: tx.last_ts(),
-            packets: tx.counters.packets as u32,
-            octets: tx.counters.bytes as u32,
-        });
-        let rx = &mut self.to_endpoint.rx;
-        let block = (rx.counters.packets > 0).then(|| {
-            let (fraction_lost, cum, ext_max_seq, jitter) = rx.report();
-            let (lsr, dlsr) = match self.last_sr {
-                Some((lsr, at)) => {
-                    let d = now.saturating_duration_since(at);
-                    (lsr, ((d.as_micros() as u64) << 16) / 1_000_000)
-                }
-                None => (0, 0),
-            };
-            ReportBlock {
-                ssrc: rx.ssrc(),
-                fraction_lost,
-                cumulative_lost: cum as i32,
-                ext_max_seq,
-                jitter,
-                lsr,
-                dlsr: dlsr as u32,
-            }
-        });
-        let ssrc = tx.ssrc();
         let Some(slot) = self.out.push() else {
             return;
         };
         slot.kind = Kind::TrunkRtcp;
-        match rtcp::write_report(
-            &mut slot.data,
-            ssrc,
-            sender,
-            block,
+        let r = self.rtcp.report(
+            now,
+            &self.to_trunk.tx,
+            &mut self.to_endpoint.rx,
             self.cfg.cname.as_bytes(),
-        ) {
+            &mut slot.data,
+        );
+        match r {
             Ok(n) => {
                 slot.len = n;
                 self.stats.rtcp_tx += 1;
@@ -337,7 +286,7 @@ impl MediaPipeline {
     }
 
     fn next_deadline(&self) -> Instant {
-        let mut d = self.next_rtcp;
+        let mut d = self.rtcp.next;
         let mut take = |t: Option<Instant>| {
             if let Some(t) = t {
                 d = d.min(t);
