@@ -3,5 +3,6 @@
 pub mod http;
 pub mod metrics;
 pub mod signaling;
+pub mod web;
 
 pub use metrics::Metrics;
