@@ -12,3 +12,4 @@ pub mod driver;
 pub mod media;
 pub mod policy;
 pub mod sip;
+pub mod webrtc;
