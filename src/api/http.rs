@@ -58,10 +58,16 @@ async fn dev_token(
 ) -> Response {
     // Behind a reverse proxy every client looks like loopback: refuse proxied requests.
     if headers.contains_key("forwarded") || headers.contains_key("x-forwarded-for") {
-        return (StatusCode::FORBIDDEN, "development tokens are not minted through a proxy\n").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "development tokens are not minted through a proxy\n",
+        )
+            .into_response();
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    match crate::auth::dev_mint::mint_dev_token(&node.tokens, remote, body, now) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    match crate::auth::dev_mint::mint_dev_token(&node.tokens, remote, body, now).await {
         Ok(v) => Json(v).into_response(),
         Err((code, msg)) => {
             let code = StatusCode::from_u16(code).unwrap_or(StatusCode::FORBIDDEN);

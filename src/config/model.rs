@@ -129,6 +129,18 @@ pub struct MediaConfig {
     /// A call whose RTP stops for this long ends with an RTP-timeout reason.
     #[serde(default = "default_rtp_timeout")]
     pub rtp_timeout_s: u64,
+    /// The one UDP port all WebRTC peers share (ICE-lite host candidate); 0 picks a port.
+    #[serde(default = "default_webrtc_port")]
+    pub webrtc_port: u16,
+    /// STUN/TURN URLs handed to browsers (`stun:host:port`); may be empty on a LAN.
+    #[serde(default)]
+    pub ice_servers: Vec<String>,
+    /// An inbound call nobody answers is refused (480) after this long.
+    #[serde(default = "default_ring_timeout")]
+    pub ring_timeout_s: u64,
+    /// A call whose endpoint's WebSocket dropped ends after this grace period.
+    #[serde(default = "default_signaling_grace")]
+    pub signaling_grace_s: u64,
     /// Echo DIDs answer in G.711 but loop each frame through Opus (tests transcoding).
     #[serde(default)]
     pub echo_transcode: bool,
@@ -315,6 +327,15 @@ fn default_min_se() -> u64 {
 }
 fn default_rtp_timeout() -> u64 {
     30
+}
+fn default_webrtc_port() -> u16 {
+    3478
+}
+fn default_ring_timeout() -> u64 {
+    60
+}
+fn default_signaling_grace() -> u64 {
+    10
 }
 fn default_opus_complexity() -> u8 {
     1

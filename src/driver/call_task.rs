@@ -15,11 +15,16 @@ use super::Command;
 use super::endpoints::SessionHandle;
 use super::webrtc_socket::WebRtcSocket;
 use crate::api::signaling::messages::{ServerMessage, WireCallerId, WireEndReason};
-use crate::call::core::{Call, CallDirection, CallOutput, CallTimers, EndpointInput, TrunkCommand, TrunkInput};
+use crate::call::core::{
+    Call, CallDirection, CallOutput, CallTimers, EndpointInput, TrunkCommand, TrunkInput,
+};
 use crate::call::reasons;
 use crate::call::sdp::{G711, TrunkOffer};
 use crate::call::switchboard::{CallId, LegId};
-use crate::media::{Codec as MediaCodec, EndpointFrame, MediaConfig, MediaEvent, MediaOutput, MediaPipeline, SideCodec, SourcePolicy};
+use crate::media::{
+    Codec as MediaCodec, EndpointFrame, MediaConfig, MediaEvent, MediaOutput, MediaPipeline, Side,
+    SideCodec, SourcePolicy,
+};
 use crate::policy::EndReason;
 use crate::webrtc::{Codec as PeerCodec, PeerConfig, PeerEvent, PeerOutput, WebRtcPeer};
 
@@ -33,7 +38,11 @@ pub enum CallMsg {
     /// The carrier's SDP (inbound re-INVITE, outbound 183/200): where its RTP is.
     TrunkSdp(TrunkOffer),
     /// A datagram for this call's WebRTC peer, from the shared socket.
-    WebRtc { from: SocketAddr, to: SocketAddr, bytes: Bytes },
+    WebRtc {
+        from: SocketAddr,
+        to: SocketAddr,
+        bytes: Bytes,
+    },
     /// A session of the endpoint closed.
     SessionGone(u64),
 }
@@ -47,6 +56,11 @@ pub enum EndpointCmd {
     Resume,
     Dtmf { digits: String, duration_ms: u32 },
 }
+
+/// Payload types on the endpoint side of the media pipeline (internal: the WebRTC peer
+/// maps codecs to whatever the browser negotiated).
+const EP_PT_OPUS: u8 = 111;
+const EP_PT_DTMF: u8 = 126;
 
 /// Everything a call task starts with.
 pub struct CallSetup {
@@ -71,9 +85,9 @@ pub struct CallSetup {
 
 /// Channels a call task talks through.
 pub struct CallLinks {
-    pub webrtc: WebRtcSocket,
-    pub signaling: mpsc::Sender<Command>,
-    pub inbox_tx: mpsc::Sender<CallMsg>,
+    pub(crate) webrtc: WebRtcSocket,
+    pub(crate) signaling: mpsc::Sender<Command>,
+    pub(crate) inbox_tx: mpsc::Sender<CallMsg>,
 }
 
 struct CallTask {
@@ -93,19 +107,26 @@ struct CallTask {
     call_timer: Option<Instant>,
     peer_timer: Option<Instant>,
     media_timer: Option<Instant>,
-    dtmf_ts: u32,
     /// RTP timestamp of the last DTMF event forwarded to the browser (its end repeats).
     dtmf_forwarded: Option<u32>,
 }
 
 /// Runs a call to its end; returns why it ended.
-pub async fn run(setup: CallSetup, links: CallLinks, mut inbox: mpsc::Receiver<CallMsg>) -> EndReason {
+pub async fn run(
+    setup: CallSetup,
+    links: CallLinks,
+    mut inbox: mpsc::Receiver<CallMsg>,
+) -> EndReason {
     let now = Instant::now();
     let rtp = match UdpSocket::bind(setup.media_bind).await {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(call = %setup.id, bind = %setup.media_bind, error = %e, "cannot bind trunk RTP port");
-            let _ = links.signaling.try_send(Command::CallTrunk { call: setup.id.clone(), leg: setup.leg, cmd: TrunkCommand::HangUp });
+            let _ = links.signaling.try_send(Command::CallTrunk {
+                call: setup.id.clone(),
+                leg: setup.leg,
+                cmd: TrunkCommand::HangUp,
+            });
             for s in &setup.sessions {
                 s.send(ended(&setup.id, reasons::MEDIA_FAILURE));
             }
@@ -119,7 +140,9 @@ pub async fn run(setup: CallSetup, links: CallLinks, mut inbox: mpsc::Receiver<C
     let mut t = CallTask {
         id: setup.id,
         call,
-        owner: (setup.direction == CallDirection::Outbound).then(|| setup.sessions.first().map(|s| s.id)).flatten(),
+        owner: (setup.direction == CallDirection::Outbound)
+            .then(|| setup.sessions.first().map(|s| s.id))
+            .flatten(),
         sessions: setup.sessions,
         leg: setup.leg,
         trunk_offer: setup.trunk_offer,
@@ -133,11 +156,14 @@ pub async fn run(setup: CallSetup, links: CallLinks, mut inbox: mpsc::Receiver<C
         call_timer: None,
         peer_timer: None,
         media_timer: None,
-        dtmf_ts: 0,
         dtmf_forwarded: None,
     };
     if setup.direction == CallDirection::Inbound {
-        let msg = ServerMessage::IncomingCall { call_id: t.id.to_string(), caller_id: setup.caller, to: setup.to };
+        let msg = ServerMessage::IncomingCall {
+            call_id: t.id.to_string(),
+            caller_id: setup.caller,
+            to: setup.to,
+        };
         t.broadcast(msg);
     }
     if let Some(offer) = setup.browser_offer {
@@ -193,7 +219,11 @@ fn reason_text(r: EndReason) -> &'static str {
 impl CallTask {
     fn next_wake(&self) -> Instant {
         let far = Instant::now() + Duration::from_secs(3600);
-        [self.call_timer, self.peer_timer, self.media_timer].into_iter().flatten().min().unwrap_or(far)
+        [self.call_timer, self.peer_timer, self.media_timer]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(far)
     }
 
     fn on_timers(&mut self) {
@@ -263,11 +293,16 @@ impl CallTask {
                     self.call.hang_up(reasons::MEDIA_FAILURE);
                 }
             }
-            EndpointCmd::Reject { busy } => self.call.handle_endpoint(now, EndpointInput::Reject { busy }),
+            EndpointCmd::Reject { busy } => self
+                .call
+                .handle_endpoint(now, EndpointInput::Reject { busy }),
             EndpointCmd::HangUp => self.call.handle_endpoint(now, EndpointInput::HangUp),
             EndpointCmd::Hold => self.call.handle_endpoint(now, EndpointInput::Hold),
             EndpointCmd::Resume => self.call.handle_endpoint(now, EndpointInput::Resume),
-            EndpointCmd::Dtmf { digits, duration_ms } => self.inject_dtmf(&digits, duration_ms),
+            EndpointCmd::Dtmf {
+                digits,
+                duration_ms,
+            } => self.inject_dtmf(&digits, duration_ms),
         }
     }
 
@@ -301,11 +336,17 @@ impl CallTask {
             .find_map(|l| l.trim().strip_prefix("a=ice-ufrag:"))
             .map(str::to_owned);
         if let Some(u) = &self.ufrag {
-            self.links.webrtc.register(u.clone(), self.links.inbox_tx.clone()).await;
+            self.links
+                .webrtc
+                .register(u.clone(), self.links.inbox_tx.clone())
+                .await;
         }
         tracing::info!(call = %self.id, codec = ?peer.negotiated_codec(), "WebRTC answer ready");
         self.peer = Some(peer);
-        let msg = ServerMessage::Sdp { call_id: self.id.to_string(), sdp: answer };
+        let msg = ServerMessage::Sdp {
+            call_id: self.id.to_string(),
+            sdp: answer,
+        };
         self.to_owner(msg);
         self.ensure_media();
         true
@@ -316,8 +357,12 @@ impl CallTask {
         if self.media.is_some() {
             return;
         }
-        let (Some(offer), Some(peer)) = (self.trunk_offer.as_ref(), self.peer.as_ref()) else { return };
-        let Some(ep) = peer.negotiated_codec() else { return };
+        let (Some(offer), Some(peer)) = (self.trunk_offer.as_ref(), self.peer.as_ref()) else {
+            return;
+        };
+        let Some(ep) = peer.negotiated_codec() else {
+            return;
+        };
         let trunk = SideCodec {
             codec: match offer.codec {
                 G711::Pcmu => MediaCodec::Pcmu,
@@ -332,7 +377,12 @@ impl CallTask {
             PeerCodec::Pcmu => (MediaCodec::Pcmu, 0),
             PeerCodec::Pcma => (MediaCodec::Pcma, 8),
         };
-        let endpoint = SideCodec { codec, pt, dtmf_pt: Some(EP_PT_DTMF), dtmf_clock: ep.clock_rate() };
+        let endpoint = SideCodec {
+            codec,
+            pt,
+            dtmf_pt: Some(EP_PT_DTMF),
+            dtmf_clock: ep.clock_rate(),
+        };
         let cfg = MediaConfig {
             trunk,
             endpoint,
@@ -354,20 +404,14 @@ impl CallTask {
 
     /// DTMF requested over signaling, sent toward the trunk as RFC 4733 events.
     fn inject_dtmf(&mut self, digits: &str, duration_ms: u32) {
-        let Some(media) = self.media.as_mut() else { return };
-        let now = Instant::now().into_std();
-        let clock = media.config().endpoint.dtmf_clock;
+        let Some(media) = self.media.as_mut() else {
+            return;
+        };
+        let duration = Duration::from_millis(u64::from(duration_ms.clamp(40, 2000)));
         for d in digits.chars() {
-            let Some(event) = crate::media::event_code(d) else { continue };
-            let dur = (u64::from(duration_ms.clamp(40, 2000)) * u64::from(clock) / 1000) as u16;
-            for (i, end) in [(0u8, false), (1, true), (2, true), (3, true)] {
-                let flags = if end { 0x80 | 10 } else { 10 };
-                let length = if end { dur } else { 0 };
-                let payload = [event, flags, (length >> 8) as u8, length as u8];
-                let frame = EndpointFrame { pt: EP_PT_DTMF, timestamp: self.dtmf_ts, seq: 0, marker: i == 0, payload: &payload };
-                let _ = media.handle_endpoint_media(now, frame);
+            if let Err(e) = media.send_dtmf(Instant::now().into_std(), Side::Trunk, d, duration) {
+                tracing::info!(call = %self.id, digit = %d, error = %e, "DTMF not sent");
             }
-            self.dtmf_ts = self.dtmf_ts.wrapping_add(u32::from(dur) + clock / 10);
         }
     }
 
@@ -395,12 +439,19 @@ impl CallTask {
             while let Some(out) = self.call.poll_output() {
                 match out {
                     CallOutput::Trunk(cmd) => {
-                        let c = Command::CallTrunk { call: self.id.clone(), leg: self.leg, cmd };
+                        let c = Command::CallTrunk {
+                            call: self.id.clone(),
+                            leg: self.leg,
+                            cmd,
+                        };
                         if self.links.signaling.try_send(c).is_err() {
                             tracing::warn!(call = %self.id, ?cmd, "signaling task busy: trunk command lost");
                         }
                     }
-                    CallOutput::State(state) => self.to_owner(ServerMessage::CallState { call_id: self.id.to_string(), state }),
+                    CallOutput::State(state) => self.to_owner(ServerMessage::CallState {
+                        call_id: self.id.to_string(),
+                        state,
+                    }),
                     CallOutput::Ended(reason) => self.broadcast(ended(&self.id, reason)),
                     CallOutput::Timeout(at) => {
                         self.call_timer = Some(Instant::from_std(at));
@@ -419,7 +470,9 @@ impl CallTask {
     fn drain_peer(&mut self) -> bool {
         let mut fed_media = false;
         let now = Instant::now().into_std();
-        let Some(peer) = self.peer.as_mut() else { return false };
+        let Some(peer) = self.peer.as_mut() else {
+            return false;
+        };
         loop {
             match peer.poll_output() {
                 PeerOutput::Transmit(t) => self.links.webrtc.send(t.destination, &t.bytes),
@@ -428,7 +481,8 @@ impl CallTask {
                     break;
                 }
                 PeerOutput::Event(PeerEvent::Connected) => {
-                    self.call.handle_endpoint(now, EndpointInput::MediaConnected);
+                    self.call
+                        .handle_endpoint(now, EndpointInput::MediaConnected);
                 }
                 PeerOutput::Event(PeerEvent::Disconnected(why)) => {
                     tracing::info!(call = %self.id, ?why, "WebRTC peer disconnected");
@@ -441,16 +495,30 @@ impl CallTask {
                             PeerCodec::Pcmu => 0,
                             PeerCodec::Pcma => 8,
                         };
-                        let frame = EndpointFrame { pt, timestamp: f.rtp_time as u32, seq: f.seq as u16, marker: false, payload: &f.payload };
+                        let frame = EndpointFrame {
+                            pt,
+                            timestamp: f.rtp_time as u32,
+                            seq: f.seq as u16,
+                            marker: false,
+                            payload: &f.payload,
+                        };
                         fed_media |= m.handle_endpoint_media(now, frame).is_ok();
                     }
                 }
                 PeerOutput::Event(PeerEvent::Dtmf(d)) => {
                     if let Some(m) = self.media.as_mut() {
                         let flags = if d.end { 0x80 } else { 0 } | (d.volume & 0x3f);
-                        let len = (d.duration.as_millis() as u64 * u64::from(m.config().endpoint.dtmf_clock) / 1000) as u16;
+                        let len = (d.duration.as_millis() as u64
+                            * u64::from(m.config().endpoint.dtmf_clock)
+                            / 1000) as u16;
                         let payload = [d.event, flags, (len >> 8) as u8, len as u8];
-                        let frame = EndpointFrame { pt: EP_PT_DTMF, timestamp: d.rtp_time as u32, seq: 0, marker: false, payload: &payload };
+                        let frame = EndpointFrame {
+                            pt: EP_PT_DTMF,
+                            timestamp: d.rtp_time as u32,
+                            seq: 0,
+                            marker: false,
+                            payload: &payload,
+                        };
                         fed_media |= m.handle_endpoint_media(now, frame).is_ok();
                     }
                 }
@@ -464,8 +532,11 @@ impl CallTask {
     fn drain_media(&mut self) -> bool {
         let mut fed_peer = false;
         let now = Instant::now().into_std();
-        let Some(media) = self.media.as_mut() else { return false };
+        let Some(media) = self.media.as_mut() else {
+            return false;
+        };
         let remote = self.trunk_offer.as_ref().map(|o| o.remote);
+        let dtmf_clock = u64::from(media.config().endpoint.dtmf_clock.max(1));
         loop {
             match media.poll_output() {
                 MediaOutput::TrunkRtp(pkt) => {
@@ -475,27 +546,41 @@ impl CallTask {
                 }
                 MediaOutput::TrunkRtcp(pkt) => {
                     if let Some(to) = media_target(remote) {
-                        let _ = self.rtp.try_send_to(pkt, SocketAddr::new(to.ip(), to.port().wrapping_add(1)));
+                        let _ = self
+                            .rtp
+                            .try_send_to(pkt, SocketAddr::new(to.ip(), to.port().wrapping_add(1)));
                     }
                 }
                 MediaOutput::EndpointMedia(f) => {
-                    let Some(peer) = self.peer.as_mut() else { continue };
+                    let Some(peer) = self.peer.as_mut() else {
+                        continue;
+                    };
                     if f.pt == EP_PT_DTMF {
                         // A digit goes to the browser once, on its first end packet.
                         let end = f.payload.len() >= 4 && f.payload[1] & 0x80 != 0;
                         if end && self.dtmf_forwarded != Some(f.timestamp) {
                             self.dtmf_forwarded = Some(f.timestamp);
-                            let ms = u64::from(u16::from_be_bytes([f.payload[2], f.payload[3]])) * 1000
-                                / u64::from(media.config().endpoint.dtmf_clock.max(1));
+                            let ms = u64::from(u16::from_be_bytes([f.payload[2], f.payload[3]]))
+                                * 1000
+                                / dtmf_clock;
                             let codec = peer.negotiated_codec().unwrap_or(PeerCodec::Opus);
-                            let _ = peer.send_dtmf(now, codec, u64::from(f.timestamp), f.payload[0], Duration::from_millis(ms));
+                            let _ = peer.send_dtmf(
+                                now,
+                                codec,
+                                u64::from(f.timestamp),
+                                f.payload[0],
+                                Duration::from_millis(ms),
+                            );
                         }
                     } else if let Some(codec) = peer.negotiated_codec() {
-                        fed_peer |= peer.send_audio(now, codec, u64::from(f.timestamp), f.payload).is_ok();
+                        fed_peer |= peer
+                            .send_audio(now, codec, u64::from(f.timestamp), f.payload)
+                            .is_ok();
                     }
                 }
                 MediaOutput::Event(MediaEvent::RtpTimeout { .. }) => {
-                    self.call.handle_trunk(now, TrunkInput::Lost(reasons::RTP_TIMEOUT));
+                    self.call
+                        .handle_trunk(now, TrunkInput::Lost(reasons::RTP_TIMEOUT));
                 }
                 MediaOutput::Event(_) => {}
                 MediaOutput::Timeout(at) => {
@@ -522,7 +607,10 @@ impl CallTask {
             let s = m.stats();
             tracing::info!(call = %self.id, code = reason.code, sub_code = reason.sub_code, stats = ?s, "call finished");
         }
-        let _ = self.links.signaling.try_send(Command::CallFinished { call: self.id.clone(), leg: self.leg });
+        let _ = self.links.signaling.try_send(Command::CallFinished {
+            call: self.id.clone(),
+            leg: self.leg,
+        });
         reason
     }
 }

@@ -1,11 +1,13 @@
 //! The only layer that touches sockets, tasks and the clock: it feeds bytes and time to
 //! the sans-IO cores and carries out what they ask.
 
+pub mod call_task;
 mod echo;
 pub mod endpoints;
 mod signaling;
 mod tcp;
 mod udp;
+mod webrtc_socket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,14 +19,21 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::Metrics;
-use crate::call::switchboard::{LegEvent, LegId, OutboundCall, OutboundError};
+use crate::call::core::TrunkCommand;
+use crate::call::switchboard::{CallId, LegEvent, LegId, OutboundCall, OutboundError};
 use crate::config::Config;
 use crate::sip::Peer;
 
-/// State shared with the HTTP handlers.
+/// State shared by the HTTP handlers, WebSocket sessions and the signaling task.
 pub struct NodeState {
+    pub cfg: Arc<Config>,
     pub metrics: Arc<Metrics>,
     pub draining: AtomicBool,
+    pub tokens: crate::auth::TokenKeys,
+    pub endpoints: endpoints::Endpoints,
+    /// Live call tasks by call id (touched at set-up, tear-down and per control message).
+    pub calls: dashmap::DashMap<String, mpsc::Sender<call_task::CallMsg>>,
+    pub control: Handle,
 }
 
 /// How the daemon is asked to stop.
@@ -51,11 +60,14 @@ pub struct Bound {
     pub sip_udp: Option<SocketAddr>,
     pub sip_tcp: Option<SocketAddr>,
     pub http: SocketAddr,
+    pub webrtc: SocketAddr,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DriverError {
+    #[error("endpoint token keys: {0}")]
+    Tokens(#[from] crate::auth::TokenError),
     #[error("cannot bind {what} on {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -86,6 +98,35 @@ pub(crate) enum Command {
     },
     Cancel(LegId),
     Hangup(LegId),
+    /// An endpoint's first session connected, or its last one left.
+    SetOnline {
+        app: String,
+        endpoint: String,
+        online: bool,
+    },
+    /// A session's `startPhoneCall` passed policy: place it.
+    StartOutbound(Box<OutboundStart>),
+    /// A call task tells its trunk leg what to do.
+    CallTrunk {
+        call: CallId,
+        leg: Option<LegId>,
+        cmd: TrunkCommand,
+    },
+    /// A call task ended.
+    CallFinished {
+        call: CallId,
+        leg: Option<LegId>,
+    },
+}
+
+/// What `startPhoneCall` needs once policy allowed it.
+pub struct OutboundStart {
+    pub session: endpoints::SessionHandle,
+    pub request_id: String,
+    pub trunk: String,
+    pub to: String,
+    pub identity: crate::policy::OutboundIdentity,
+    pub browser_sdp: String,
 }
 
 /// Controls a running daemon.
@@ -115,17 +156,57 @@ impl Handle {
     pub async fn hangup(&self, leg: LegId) {
         let _ = self.commands.send(Command::Hangup(leg)).await;
     }
+
+    pub async fn set_online(&self, app: &str, endpoint: &str, online: bool) {
+        let cmd = Command::SetOnline {
+            app: app.to_owned(),
+            endpoint: endpoint.to_owned(),
+            online,
+        };
+        let _ = self.commands.send(cmd).await;
+    }
+
+    pub async fn start_outbound(&self, start: OutboundStart) {
+        let _ = self
+            .commands
+            .send(Command::StartOutbound(Box::new(start)))
+            .await;
+    }
+
+    pub(crate) fn sender(&self) -> mpsc::Sender<Command> {
+        self.commands.clone()
+    }
 }
 
 /// Binds every socket and starts the daemon's tasks; returns once it is listening.
 pub async fn start(cfg: Config, shutdown: Shutdown) -> Result<Running, DriverError> {
     let cfg = Arc::new(cfg);
     let metrics = Arc::new(Metrics::new());
+    let (tokens, generated) = crate::auth::TokenKeys::from_config(&cfg)?;
+    for app in generated {
+        tracing::warn!("{}", crate::auth::generated_key_notice(&app));
+    }
+    let (cmd_tx, cmd_rx) = mpsc::channel(1024);
     let node = Arc::new(NodeState {
+        cfg: cfg.clone(),
         metrics: metrics.clone(),
         draining: AtomicBool::new(false),
+        tokens,
+        endpoints: endpoints::Endpoints::default(),
+        calls: dashmap::DashMap::new(),
+        control: Handle {
+            commands: cmd_tx.clone(),
+        },
     });
     let (in_tx, in_rx) = mpsc::channel::<Inbound>(8192);
+    let webrtc_addr = SocketAddr::new(cfg.media.bind_ip, cfg.media.webrtc_port);
+    let webrtc = webrtc_socket::WebRtcSocket::bind(webrtc_addr)
+        .await
+        .map_err(|source| DriverError::Bind {
+            what: "WebRTC/UDP",
+            addr: webrtc_addr,
+            source,
+        })?;
 
     let udp = match cfg.sip.bind_udp {
         Some(addr) => Some(Arc::new(UdpSocket::bind(addr).await.map_err(|source| {
@@ -160,12 +241,14 @@ pub async fn start(cfg: Config, shutdown: Shutdown) -> Result<Running, DriverErr
         sip_udp: udp.as_ref().and_then(|s| s.local_addr().ok()),
         sip_tcp: tcp.as_ref().and_then(|s| s.local_addr().ok()),
         http: http.local_addr().unwrap_or(cfg.http.bind),
+        webrtc: webrtc.local,
     };
     let show = |a: Option<SocketAddr>| a.map_or_else(|| "-".to_owned(), |a| a.to_string());
     tracing::info!(
         sip_udp = %show(bound.sip_udp),
         sip_tcp = %show(bound.sip_tcp),
         http = %bound.http,
+        webrtc = %bound.webrtc,
         "listening"
     );
 
@@ -197,12 +280,12 @@ pub async fn start(cfg: Config, shutdown: Shutdown) -> Result<Running, DriverErr
                 }
             }
         };
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(http, app).with_graceful_shutdown(stop).await {
             tracing::error!(error = %e, "HTTP server failed");
         }
     });
-    let sig = signaling::Signaling::new(cfg.clone(), node, bound.clone(), udp, tcp_conns);
-    let (cmd_tx, cmd_rx) = mpsc::channel(256);
+    let sig = signaling::Signaling::new(cfg.clone(), node, bound.clone(), udp, tcp_conns, webrtc);
     let done = tokio::spawn(async move {
         sig.run(in_rx, cmd_rx, shutdown).await;
         http_task.abort();

@@ -19,6 +19,9 @@ use crate::call::switchboard::{
 use crate::config::Config;
 use crate::sip::Transport;
 
+#[path = "bridging.rs"]
+mod bridging;
+
 pub(super) struct Signaling {
     cfg: Arc<Config>,
     node: Arc<NodeState>,
@@ -29,6 +32,9 @@ pub(super) struct Signaling {
     media_tx: mpsc::Sender<(CallId, MediaProblem)>,
     media_rx: mpsc::Receiver<(CallId, MediaProblem)>,
     legs: HashMap<LegId, mpsc::Sender<LegEvent>>,
+    webrtc: super::webrtc_socket::WebRtcSocket,
+    /// Outbound legs of bridged calls, and the RTP port each took.
+    bridged_legs: HashMap<LegId, (CallId, u16)>,
 }
 
 impl Signaling {
@@ -38,6 +44,7 @@ impl Signaling {
         bound: Bound,
         udp: Option<Arc<UdpSocket>>,
         tcp: Connections,
+        webrtc: super::webrtc_socket::WebRtcSocket,
     ) -> Self {
         let local = LocalAddrs {
             host: cfg.sip.advertised_host.clone(),
@@ -65,6 +72,8 @@ impl Signaling {
             media_tx,
             media_rx,
             legs: HashMap::new(),
+            webrtc,
+            bridged_legs: HashMap::new(),
         }
     }
 
@@ -135,11 +144,20 @@ impl Signaling {
             }
             Command::Cancel(leg) => self.core.cancel_leg(now, leg),
             Command::Hangup(leg) => self.core.hangup_leg(now, leg),
+            Command::SetOnline {
+                app,
+                endpoint,
+                online,
+            } => self.core.set_endpoint_online(&app, &endpoint, online),
+            Command::StartOutbound(start) => self.start_outbound(*start),
+            Command::CallTrunk { call, leg, cmd } => self.call_trunk(&call, leg, cmd),
+            Command::CallFinished { call, leg } => self.call_finished(&call, leg),
         }
     }
 
     /// Ends what is left and gives BYEs a moment to leave.
     async fn finish(mut self) {
+        self.stop_bridged_calls();
         self.core.end_all_calls(Instant::now().into_std());
         self.flush();
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -190,18 +208,27 @@ impl Signaling {
                     if let Some(h) = self.echoes.get(&call) {
                         let _ = h.remote.send((remote, send));
                     }
+                    self.trunk_media_changed(&call, remote, send);
                 }
                 SwitchEvent::MediaStop { call } => {
                     if let Some(h) = self.echoes.remove(&call) {
                         let _ = h.stop.send(());
                     }
                 }
-                SwitchEvent::CallEnded { .. } => {}
-                SwitchEvent::IncomingCall { call, .. } => {
-                    // Endpoint calls are handled once the WebSocket driver reports sessions.
-                    self.core.reject_call(Instant::now().into_std(), &call, 480);
+                SwitchEvent::CallEnded { call, reason } => self.trunk_call_ended(&call, reason),
+                SwitchEvent::IncomingCall {
+                    call,
+                    app,
+                    endpoint,
+                    did,
+                    caller,
+                    trunk_offer,
+                    media_bind,
+                } => {
+                    self.incoming_call(call, &app, &endpoint, did, &caller, trunk_offer, media_bind)
                 }
                 SwitchEvent::Leg { leg, event } => {
+                    self.bridged_leg_event(leg, &event);
                     let last = matches!(event, LegEvent::Failed { .. } | LegEvent::Ended { .. });
                     if let Some(tx) = self.legs.get(&leg) {
                         let _ = tx.try_send(event);

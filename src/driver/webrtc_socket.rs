@@ -14,8 +14,13 @@ use tokio::sync::mpsc;
 use super::call_task::CallMsg;
 
 enum Control {
-    Register { ufrag: String, inbox: mpsc::Sender<CallMsg> },
-    Unregister { ufrag: String },
+    Register {
+        ufrag: String,
+        inbox: mpsc::Sender<CallMsg>,
+    },
+    Unregister {
+        ufrag: String,
+    },
 }
 
 /// The shared socket and a way to (un)register peers by their local ICE ufrag.
@@ -32,7 +37,11 @@ impl WebRtcSocket {
         let local = sock.local_addr()?;
         let (control, rx) = mpsc::channel(1024);
         tokio::spawn(demux(sock.clone(), local, rx));
-        Ok(Self { sock, local, control })
+        Ok(Self {
+            sock,
+            local,
+            control,
+        })
     }
 
     pub async fn register(&self, ufrag: String, inbox: mpsc::Sender<CallMsg>) {
@@ -127,7 +136,10 @@ mod tests {
 
     #[test]
     fn username_routes_by_our_ufrag() {
-        assert_eq!(stun_local_ufrag(&binding_request("srvU:brwsr")), Some("srvU"));
+        assert_eq!(
+            stun_local_ufrag(&binding_request("srvU:brwsr")),
+            Some("srvU")
+        );
         assert_eq!(stun_local_ufrag(&binding_request("abc")), Some("abc"));
     }
 

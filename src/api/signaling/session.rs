@@ -25,14 +25,24 @@ pub async fn run(mut socket: WebSocket, node: Arc<NodeState>, remote: SocketAddr
         Ok(c) => c,
         Err((close_code, msg)) => {
             tracing::info!(%remote, error = %msg, "signaling session refused");
-            let _ = socket.send(Message::Text(ServerMessage::error("auth_failed", msg).to_json().into())).await;
-            let frame = axum::extract::ws::CloseFrame { code: close_code, reason: "authentication failed".into() };
+            let _ = socket
+                .send(Message::Text(
+                    ServerMessage::error("auth_failed", msg).to_json().into(),
+                ))
+                .await;
+            let frame = axum::extract::ws::CloseFrame {
+                code: close_code,
+                reason: "authentication failed".into(),
+            };
             let _ = socket.send(Message::Close(Some(frame))).await;
             return;
         }
     };
     let (tx, mut rx) = mpsc::channel::<ServerMessage>(256);
-    let session = SessionHandle { id: node.endpoints.new_session_id(), tx };
+    let session = SessionHandle {
+        id: node.endpoints.new_session_id(),
+        tx,
+    };
     let (app, endpoint) = (claims.app.clone(), claims.endpoint.clone());
     if node.endpoints.add(&app, &endpoint, session.clone()) {
         node.control.set_online(&app, &endpoint, true).await;
@@ -44,9 +54,20 @@ pub async fn run(mut socket: WebSocket, node: Arc<NodeState>, remote: SocketAddr
         app: app.clone(),
         endpoint: endpoint.clone(),
         role: claims.role.clone(),
-        ice_servers: node.cfg.media.ice_servers.iter().map(|u| IceServer { urls: vec![u.clone()] }).collect(),
+        ice_servers: node
+            .cfg
+            .media
+            .ice_servers
+            .iter()
+            .map(|u| IceServer {
+                urls: vec![u.clone()],
+            })
+            .collect(),
     };
-    let mut open = socket.send(Message::Text(ready.to_json().into())).await.is_ok();
+    let mut open = socket
+        .send(Message::Text(ready.to_json().into()))
+        .await
+        .is_ok();
     let mut my_calls: Vec<String> = Vec::new();
     while open {
         tokio::select! {
@@ -84,21 +105,33 @@ pub async fn run(mut socket: WebSocket, node: Arc<NodeState>, remote: SocketAddr
     tracing::info!(%app, %endpoint, session = session.id, "endpoint session closed");
 }
 
-async fn authenticate(socket: &mut WebSocket, node: &NodeState) -> Result<EndpointClaims, (u16, String)> {
+async fn authenticate(
+    socket: &mut WebSocket,
+    node: &NodeState,
+) -> Result<EndpointClaims, (u16, String)> {
     let first = tokio::time::timeout(AUTH_TIMEOUT, socket.recv())
         .await
         .map_err(|_| (4001, "no auth message within 10 s".to_owned()))?;
     let Some(Ok(Message::Text(text))) = first else {
         return Err((4001, "the first message must be auth".into()));
     };
-    let Ok(ClientMessage::Auth { token, protocol }) = serde_json::from_str::<ClientMessage>(text.as_str()) else {
-        return Err((4001, "the first message must be {\"type\":\"auth\",\"token\":…}".into()));
+    let Ok(ClientMessage::Auth { token, protocol }) =
+        serde_json::from_str::<ClientMessage>(text.as_str())
+    else {
+        return Err((
+            4001,
+            "the first message must be {\"type\":\"auth\",\"token\":…}".into(),
+        ));
     };
     if protocol.is_some_and(|p| p != PROTOCOL) {
         return Err((4002, format!("protocol {PROTOCOL} only")));
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    node.tokens.verify(&token, now).map_err(|e| (4001, e.to_string()))
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    node.tokens
+        .verify(&token, now)
+        .map_err(|e| (4001, e.to_string()))
 }
 
 async fn handle(
@@ -114,23 +147,42 @@ async fn handle(
     };
     let (call_id, cmd) = match msg {
         ClientMessage::Ping => return Some(ServerMessage::Pong),
-        ClientMessage::Auth { .. } => return Some(ServerMessage::error("bad_message", "already authenticated")),
-        ClientMessage::StartPhoneCall { request_id, number, caller_id, sdp } => {
-            return start_phone_call(node, claims, session, request_id, number, caller_id, sdp).await;
+        ClientMessage::Auth { .. } => {
+            return Some(ServerMessage::error("bad_message", "already authenticated"));
+        }
+        ClientMessage::StartPhoneCall {
+            request_id,
+            number,
+            caller_id,
+            sdp,
+        } => {
+            return start_phone_call(node, claims, session, request_id, number, caller_id, sdp)
+                .await;
         }
         ClientMessage::Answer { call_id, sdp } => (call_id, EndpointCmd::Answer { sdp }),
         ClientMessage::Reject { call_id, busy } => (call_id, EndpointCmd::Reject { busy }),
         ClientMessage::HangUp { call_id } => (call_id, EndpointCmd::HangUp),
         ClientMessage::Hold { call_id } => (call_id, EndpointCmd::Hold),
         ClientMessage::Resume { call_id } => (call_id, EndpointCmd::Resume),
-        ClientMessage::SendDtmf { call_id, digits, duration_ms } => {
-            (call_id, EndpointCmd::Dtmf { digits, duration_ms: duration_ms.unwrap_or(100) })
-        }
+        ClientMessage::SendDtmf {
+            call_id,
+            digits,
+            duration_ms,
+        } => (
+            call_id,
+            EndpointCmd::Dtmf {
+                digits,
+                duration_ms: duration_ms.unwrap_or(100),
+            },
+        ),
     };
     let known = my_calls.contains(&call_id);
     match node.calls.get(&call_id) {
         Some(c) if known => {
-            let _ = c.try_send(CallMsg::Endpoint { session: session.id, cmd });
+            let _ = c.try_send(CallMsg::Endpoint {
+                session: session.id,
+                cmd,
+            });
             None
         }
         _ => Some(ServerMessage::Error {
@@ -175,8 +227,20 @@ async fn start_phone_call(
                 reason: r.name().to_owned(),
             })
         }
-        OutboundDecision::Place { trunk, to, identity } => {
-            node.control.start_outbound(session.clone(), request_id, trunk, to.to_string(), identity, sdp).await;
+        OutboundDecision::Place {
+            trunk,
+            to,
+            identity,
+        } => {
+            let start = crate::driver::OutboundStart {
+                session: session.clone(),
+                request_id,
+                trunk,
+                to: to.to_string(),
+                identity,
+                browser_sdp: sdp,
+            };
+            node.control.start_outbound(start).await;
             None
         }
     }

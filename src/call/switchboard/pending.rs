@@ -300,3 +300,14 @@ impl Switchboard {
         self.pending.len()
     }
 }
+
+impl Switchboard {
+    /// A media port for an outbound bridged call (its SDP offer names it).
+    pub fn take_media_port(&mut self) -> Option<u16> {
+        self.ports.take()
+    }
+
+    pub fn release_media_port(&mut self, port: u16) {
+        self.ports.release(port);
+    }
+}
