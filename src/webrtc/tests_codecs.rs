@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use str0m::format::Codec as SCodec;
 
-use super::tests::{BRIDGE, Browser, CHROME, Net, addr, cfg, frame};
+use super::test_net::{BRIDGE, Browser, CHROME, Net, addr, cfg, frame};
 use super::*;
 
 /// The codecs of the answer's audio m-line, in its order.
