@@ -129,6 +129,14 @@ pub struct MediaConfig {
     /// A call whose RTP stops for this long ends with an RTP-timeout reason.
     #[serde(default = "default_rtp_timeout")]
     pub rtp_timeout_s: u64,
+    /// The one UDP port all WebRTC peers share (the ICE-lite host candidate is
+    /// `advertised_ip:webrtc_port`); 0 picks a free port.
+    #[serde(default)]
+    pub webrtc_port: u16,
+    /// ICE server URLs (`stun:`, `turn:`, `turns:`) sent to browsers; empty when the bridge's
+    /// advertised address is reachable (it is ICE-lite: browsers need none to reach it).
+    #[serde(default)]
+    pub ice_servers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
