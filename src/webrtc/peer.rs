@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use str0m::change::SdpOffer;
+use str0m::config::DtlsVersion;
 use str0m::format::{CodecExtra, FormatParams, PayloadParams};
 use str0m::media::{Frequency, MediaData, MediaTime, Mid, Pt, TelephoneEvent};
 use str0m::net::{Protocol, Receive};
@@ -63,7 +64,11 @@ impl WebRtcPeer {
             .map(|m| m.mid())
             .ok_or(WebRtcError::NoAudio)?;
 
-        let mut builder = Rtc::builder().set_ice_lite(true).clear_codecs();
+        // DTLS 1.2 is what Chromium was verified with (str0m's default, made explicit).
+        let mut builder = Rtc::builder()
+            .set_ice_lite(true)
+            .set_dtls_version(DtlsVersion::Dtls12)
+            .clear_codecs();
         for codec in &cfg.codecs {
             builder = match codec {
                 Codec::Opus => builder.enable_opus(true, false),
