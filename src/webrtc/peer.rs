@@ -251,7 +251,8 @@ impl WebRtcPeer {
         self.connected && !self.ended
     }
 
-    /// Next output; drain until `Timeout` after every input.
+    /// Next output; drain until `Timeout` after every input. After `Disconnected` it only
+    /// returns a distant `Timeout`: drop the peer.
     pub fn poll_output(&mut self) -> PeerOutput {
         loop {
             if self.ended {
@@ -273,7 +274,7 @@ impl WebRtcPeer {
             };
             match out {
                 Output::Timeout(t) => {
-                    if self.ending.is_some() && self.connected_lost() {
+                    if self.ending.is_some() && self.stop_if_nothing_to_drain() {
                         continue;
                     }
                     return PeerOutput::Timeout(t);
@@ -294,8 +295,9 @@ impl WebRtcPeer {
         }
     }
 
-    /// After ICE loss or a remote close there is nothing left to drain: stop now.
-    fn connected_lost(&mut self) -> bool {
+    /// After ICE loss or a failure nobody can hear a goodbye: stop now. (Closes, local or
+    /// remote, end by themselves once str0m has sent its BYE and close_notify.)
+    fn stop_if_nothing_to_drain(&mut self) -> bool {
         match self.ending {
             Some(DisconnectReason::IceLost) | Some(DisconnectReason::Failed) => {
                 self.rtc.disconnect();
