@@ -129,10 +129,12 @@ pub struct MediaConfig {
     /// A call whose RTP stops for this long ends with an RTP-timeout reason.
     #[serde(default = "default_rtp_timeout")]
     pub rtp_timeout_s: u64,
-    /// The one UDP port all WebRTC peers share (ICE-lite host candidate); 0 picks a port.
-    #[serde(default = "default_webrtc_port")]
+    /// The one UDP port all WebRTC peers share (the ICE-lite host candidate is
+    /// `advertised_ip:webrtc_port`); 0 picks a free port.
+    #[serde(default)]
     pub webrtc_port: u16,
-    /// STUN/TURN URLs handed to browsers (`stun:host:port`); may be empty on a LAN.
+    /// ICE server URLs (`stun:`, `turn:`, `turns:`) sent to browsers; empty when the bridge's
+    /// advertised address is reachable (it is ICE-lite: browsers need none to reach it).
     #[serde(default)]
     pub ice_servers: Vec<String>,
     /// An inbound call nobody answers is refused (480) after this long.
@@ -327,9 +329,6 @@ fn default_min_se() -> u64 {
 }
 fn default_rtp_timeout() -> u64 {
     30
-}
-fn default_webrtc_port() -> u16 {
-    3478
 }
 fn default_ring_timeout() -> u64 {
     60

@@ -59,6 +59,23 @@ pub fn validate(cfg: &Config) -> Result<(), Invalid> {
     if m.opus_complexity > 10 {
         return Err(("media.opus_complexity".into(), "must be 0..=10".into()));
     }
+    if m.webrtc_port != 0 && (m.port_min..=m.port_max).contains(&m.webrtc_port) {
+        return Err((
+            "media.webrtc_port".into(),
+            "must lie outside the RTP range port_min..=port_max".into(),
+        ));
+    }
+    let ice_schemes = ["stun:", "turn:", "turns:"];
+    if let Some(url) = m
+        .ice_servers
+        .iter()
+        .find(|u| !ice_schemes.iter().any(|s| u.starts_with(s)))
+    {
+        return Err((
+            "media.ice_servers".into(),
+            format!("{url:?}: an ICE server URL starts with stun:, turn: or turns:"),
+        ));
+    }
     for (name, trunk) in &cfg.trunks {
         if trunk.addresses.is_empty() && trunk.inbound_auth.is_none() && trunk.destination.is_none()
         {

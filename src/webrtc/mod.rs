@@ -22,6 +22,8 @@ mod peer;
 mod types;
 
 #[cfg(test)]
+mod test_net;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_codecs;

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use str0m::change::SdpOffer;
+use str0m::config::DtlsVersion;
 use str0m::format::{CodecExtra, FormatParams, PayloadParams};
 use str0m::media::{Frequency, MediaData, MediaTime, Mid, Pt, TelephoneEvent};
 use str0m::net::{Protocol, Receive};
@@ -63,7 +64,11 @@ impl WebRtcPeer {
             .map(|m| m.mid())
             .ok_or(WebRtcError::NoAudio)?;
 
-        let mut builder = Rtc::builder().set_ice_lite(true).clear_codecs();
+        // DTLS 1.2 is what Chromium was verified with (str0m's default, made explicit).
+        let mut builder = Rtc::builder()
+            .set_ice_lite(true)
+            .set_dtls_version(DtlsVersion::Dtls12)
+            .clear_codecs();
         for codec in &cfg.codecs {
             builder = match codec {
                 Codec::Opus => builder.enable_opus(true, false),
@@ -246,7 +251,8 @@ impl WebRtcPeer {
         self.connected && !self.ended
     }
 
-    /// Next output; drain until `Timeout` after every input.
+    /// Next output; drain until `Timeout` after every input. After `Disconnected` it only
+    /// returns a distant `Timeout`: drop the peer.
     pub fn poll_output(&mut self) -> PeerOutput {
         loop {
             if self.ended {
@@ -268,7 +274,7 @@ impl WebRtcPeer {
             };
             match out {
                 Output::Timeout(t) => {
-                    if self.ending.is_some() && self.connected_lost() {
+                    if self.ending.is_some() && self.stop_if_nothing_to_drain() {
                         continue;
                     }
                     return PeerOutput::Timeout(t);
@@ -289,8 +295,9 @@ impl WebRtcPeer {
         }
     }
 
-    /// After ICE loss or a remote close there is nothing left to drain: stop now.
-    fn connected_lost(&mut self) -> bool {
+    /// After ICE loss or a failure nobody can hear a goodbye: stop now. (Closes, local or
+    /// remote, end by themselves once str0m has sent its BYE and close_notify.)
+    fn stop_if_nothing_to_drain(&mut self) -> bool {
         match self.ending {
             Some(DisconnectReason::IceLost) | Some(DisconnectReason::Failed) => {
                 self.rtc.disconnect();

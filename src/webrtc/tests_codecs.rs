@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use str0m::format::Codec as SCodec;
 
-use super::tests::{BRIDGE, Browser, CHROME, Net, addr, cfg, frame};
+use super::test_net::{BRIDGE, Browser, CHROME, Net, addr, cfg, frame};
 use super::*;
 
 /// The codecs of the answer's audio m-line, in its order.
@@ -241,4 +241,37 @@ fn garbage_datagrams_never_panic() {
         .map(|f| f.payload.to_vec())
         .collect();
     assert_eq!(got, (0..5).map(|i| frame(9, i, 40)).collect::<Vec<_>>());
+}
+
+/// A Chromium-shaped offer (golden fixture): Opus, RED, G722, PCMU, PCMA, CN and
+/// telephone-event at 48 and 8 kHz, actpass, a host candidate.
+const CHROMIUM_OFFER: &str = include_str!("../../tests/fixtures/webrtc/chromium_audio_offer.sdp");
+
+#[test]
+fn answers_a_chromium_offer() {
+    let now = Instant::now();
+    let (peer, answer) = WebRtcPeer::answer(now, CHROMIUM_OFFER, &cfg()).expect("answer");
+    assert_eq!(peer.negotiated_codec(), Some(Codec::Opus));
+    // Opus, then G.711, and the browser's own telephone-event payload types.
+    assert_eq!(answer_formats(&answer), ["111", "0", "8", "110", "126"]);
+    for line in [
+        "a=ice-lite",
+        "a=mid:0",
+        "a=rtpmap:110 telephone-event/48000",
+        "a=rtpmap:126 telephone-event/8000",
+        "198.51.100.1 40000 typ host",
+    ] {
+        assert!(answer.contains(line), "{line} missing from\n{answer}");
+    }
+    assert!(
+        !answer.contains("G722") && !answer.contains("red/"),
+        "{answer}"
+    );
+
+    let (peer, answer) =
+        WebRtcPeer::answer(now, CHROMIUM_OFFER, &cfg().prefer(Codec::Pcmu)).expect("answer");
+    assert_eq!(peer.negotiated_codec(), Some(Codec::Pcmu));
+    assert_eq!(answer_formats(&answer)[0], "0");
+    // A datagram from a stranger is not this peer's.
+    assert!(!peer.accepts(addr("203.0.113.1:1"), &stun_binding_like()));
 }

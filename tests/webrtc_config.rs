@@ -1,0 +1,30 @@
+//! The two `[media]` keys of the WebRTC side: the shared UDP port and the ICE servers.
+
+use pstn_bridge::config::{EMBEDDED_DEFAULT, load_str};
+
+#[test]
+fn embedded_default_has_webrtc_keys() {
+    let cfg = load_str(EMBEDDED_DEFAULT, "default", false).expect("default loads");
+    assert_eq!(cfg.media.webrtc_port, 0);
+    assert!(cfg.media.ice_servers.is_empty());
+}
+
+#[test]
+fn webrtc_keys_are_checked() {
+    let with = |from: &str, to: &str| {
+        assert!(EMBEDDED_DEFAULT.contains(from), "{from}");
+        load_str(&EMBEDDED_DEFAULT.replace(from, to), "t", false)
+    };
+    let ok = with(
+        "ice_servers = []",
+        "ice_servers = [\"stun:stun.example.net:3478\", \"turns:turn.example.net\"]",
+    )
+    .expect("valid ICE servers");
+    assert_eq!(ok.media.ice_servers.len(), 2);
+    let bad = with("ice_servers = []", "ice_servers = [\"http://x\"]").expect_err("bad scheme");
+    assert_eq!(bad.key, "media.ice_servers");
+    let clash = with("webrtc_port = 0", "webrtc_port = 20002").expect_err("inside RTP range");
+    assert_eq!(clash.key, "media.webrtc_port");
+    let fixed = with("webrtc_port = 0", "webrtc_port = 3479").expect("outside the range");
+    assert_eq!(fixed.media.webrtc_port, 3479);
+}
