@@ -81,7 +81,7 @@ pub async fn run(mut socket: WebSocket, node: Arc<NodeState>, remote: SocketAddr
                         break;
                     }
                 };
-                let reply = handle(&node, &claims, &session, &mut my_calls, text.as_str()).await;
+                let reply = handle(&node, &claims, &session, &my_calls, text.as_str()).await;
                 if let Some(r) = reply {
                     open = socket.send(Message::Text(r.to_json().into())).await.is_ok();
                 }
@@ -138,7 +138,7 @@ async fn handle(
     node: &Arc<NodeState>,
     claims: &EndpointClaims,
     session: &SessionHandle,
-    my_calls: &mut Vec<String>,
+    my_calls: &[String],
     text: &str,
 ) -> Option<ServerMessage> {
     let msg = match serde_json::from_str::<ClientMessage>(text) {
