@@ -150,7 +150,23 @@ fn capture_echo_calls(
         .status();
     let _ = capture.wait();
     assert!(out.status.success(), "{}\n{}", describe(&out), d.log_text());
-    read_pcap(&std::fs::read(&pcap).expect("capture file"))
+    let packets = read_pcap(&std::fs::read(&pcap).expect("capture file"));
+    // Ended calls' media counters reach the /metrics totals.
+    let sent = packets
+        .iter()
+        .filter(|p| (media_min..=media_min + 999).contains(&p.dst_port))
+        .count() as u64;
+    let (_, metrics) = d.http_get("/metrics");
+    let total = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("media_packets_total{stream=\"trunk_rx\"} "))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(
+        total * 10 >= sent * 9,
+        "media_packets_total trunk_rx {total}, captured {sent}:\n{metrics}"
+    );
+    packets
 }
 
 #[test]

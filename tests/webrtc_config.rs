@@ -5,7 +5,10 @@ use pstn_bridge::config::{EMBEDDED_DEFAULT, load_str};
 #[test]
 fn embedded_default_has_webrtc_keys() {
     let cfg = load_str(EMBEDDED_DEFAULT, "default", false).expect("default loads");
-    assert_eq!(cfg.media.webrtc_port, 0);
+    assert_eq!(
+        cfg.media.webrtc_port, 21000,
+        "a fixed port operators can open in a firewall"
+    );
     assert!(cfg.media.ice_servers.is_empty());
 }
 
@@ -23,8 +26,8 @@ fn webrtc_keys_are_checked() {
     assert_eq!(ok.media.ice_servers.len(), 2);
     let bad = with("ice_servers = []", "ice_servers = [\"http://x\"]").expect_err("bad scheme");
     assert_eq!(bad.key, "media.ice_servers");
-    let clash = with("webrtc_port = 0", "webrtc_port = 20002").expect_err("inside RTP range");
+    let clash = with("webrtc_port = 21000", "webrtc_port = 20002").expect_err("inside RTP range");
     assert_eq!(clash.key, "media.webrtc_port");
-    let fixed = with("webrtc_port = 0", "webrtc_port = 3479").expect("outside the range");
+    let fixed = with("webrtc_port = 21000", "webrtc_port = 3479").expect("outside the range");
     assert_eq!(fixed.media.webrtc_port, 3479);
 }

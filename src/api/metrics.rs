@@ -11,6 +11,11 @@ pub struct Metrics {
     pub active_calls: IntGauge,
     pub active_transactions: IntGauge,
     pub rtp_packets: IntCounterVec,
+    pub media_packets: IntCounterVec,
+    pub media_bytes: IntCounterVec,
+    pub media_lost: IntCounterVec,
+    pub media_late: IntCounterVec,
+    pub media_rejected: IntCounterVec,
 }
 
 impl Metrics {
@@ -52,6 +57,31 @@ impl Metrics {
                 "RTP packets handled, by direction.",
                 "direction",
             ),
+            media_packets: counter(
+                "media_packets_total",
+                "Media packets of ended calls, by stream.",
+                "stream",
+            ),
+            media_bytes: counter(
+                "media_bytes_total",
+                "Media payload bytes of ended calls, by stream.",
+                "stream",
+            ),
+            media_lost: counter(
+                "media_lost_packets_total",
+                "Packets lost on receive, by stream.",
+                "stream",
+            ),
+            media_late: counter(
+                "media_late_packets_total",
+                "Packets that arrived too late to play, by stream.",
+                "stream",
+            ),
+            media_rejected: counter(
+                "media_rejected_packets_total",
+                "Packets dropped: wrong source or malformed.",
+                "reason",
+            ),
             active_calls: gauge("active_calls", "Calls in progress."),
             active_transactions: gauge("sip_active_transactions", "Live SIP transactions."),
             registry,
@@ -63,6 +93,31 @@ impl Metrics {
             let _ = m.registry.register(Box::new(pc));
         }
         m
+    }
+
+    /// Adds one ended call's media counters to the totals.
+    pub fn add_call_media(&self, s: &crate::media::MediaStats) {
+        for (stream, packets, bytes) in [
+            ("trunk_rx", s.trunk_rx.packets, s.trunk_rx.bytes),
+            ("endpoint_rx", s.endpoint_rx.packets, s.endpoint_rx.bytes),
+            ("trunk_tx", s.trunk_tx.packets, s.trunk_tx.bytes),
+            ("endpoint_tx", s.endpoint_tx.packets, s.endpoint_tx.bytes),
+        ] {
+            self.media_packets
+                .with_label_values(&[stream])
+                .inc_by(packets);
+            self.media_bytes.with_label_values(&[stream]).inc_by(bytes);
+        }
+        for (stream, rx) in [("trunk_rx", &s.trunk_rx), ("endpoint_rx", &s.endpoint_rx)] {
+            self.media_lost.with_label_values(&[stream]).inc_by(rx.lost);
+            self.media_late.with_label_values(&[stream]).inc_by(rx.late);
+        }
+        self.media_rejected
+            .with_label_values(&["source"])
+            .inc_by(s.rejected_source);
+        self.media_rejected
+            .with_label_values(&["malformed"])
+            .inc_by(s.malformed);
     }
 
     /// The Prometheus text exposition of every metric.

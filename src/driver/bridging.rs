@@ -37,6 +37,7 @@ impl Signaling {
             webrtc: self.webrtc.clone(),
             signaling: self.node.control.sender(),
             inbox_tx: tx,
+            metrics: self.node.metrics.clone(),
         };
         let metrics = self.node.metrics.clone();
         metrics.active_calls.inc();

@@ -88,6 +88,7 @@ pub struct CallLinks {
     pub(crate) webrtc: WebRtcSocket,
     pub(crate) signaling: mpsc::Sender<Command>,
     pub(crate) inbox_tx: mpsc::Sender<CallMsg>,
+    pub(crate) metrics: std::sync::Arc<crate::api::Metrics>,
 }
 
 struct CallTask {
@@ -605,6 +606,7 @@ impl CallTask {
         }
         if let Some(m) = &self.media {
             let s = m.stats();
+            self.links.metrics.add_call_media(&s);
             tracing::info!(call = %self.id, code = reason.code, sub_code = reason.sub_code, stats = ?s, "call finished");
         }
         let _ = self.links.signaling.try_send(Command::CallFinished {

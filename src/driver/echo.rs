@@ -53,6 +53,7 @@ pub(super) fn spawn(
     let (stop_tx, stop_rx) = oneshot::channel();
     tokio::spawn(async move {
         let problem = run(bind, &offer, settings, remote_rx, stop_rx, &metrics).await;
+        tracing::debug!(%call, "echo media ended");
         if let Some(p) = problem {
             tracing::info!(%call, problem = ?p, "echo media stopped");
             let _ = report.send((call, p)).await;
@@ -150,6 +151,7 @@ async fn run(
                     back = Some((f.pt, f.timestamp, f.seq, f.marker, n));
                 }
                 MediaOutput::Event(MediaEvent::RtpTimeout { .. }) => {
+                    metrics.add_call_media(&media.stats());
                     return Some(MediaProblem::RtpTimeout);
                 }
                 MediaOutput::Event(_) => {}
@@ -170,9 +172,15 @@ async fn run(
             }
         }
         tokio::select! {
-            _ = &mut stop => return None,
+            _ = &mut stop => {
+                metrics.add_call_media(&media.stats());
+                return None;
+            }
             changed = remote.changed() => {
-                if changed.is_err() { return None; }
+                if changed.is_err() {
+                    metrics.add_call_media(&media.stats());
+                    return None;
+                }
                 (to, sending) = *remote.borrow();
                 media.set_source_policy(SourcePolicy::Strict(to));
                 // On hold the carrier may send nothing: no RTP timeout then.

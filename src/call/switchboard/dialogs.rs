@@ -98,6 +98,9 @@ impl Switchboard {
     }
 
     pub(super) fn on_in_dialog(&mut self, now: Instant, tx: TxId, req: rsip::Request, _peer: Peer) {
+        if *req.method() == rsip::Method::PRack && self.on_prack_for_pending(now, tx, &req) {
+            return;
+        }
         let Some(id) = self.call_for(&req) else {
             return self.respond(
                 now,

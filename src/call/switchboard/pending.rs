@@ -32,6 +32,8 @@ pub(super) struct Pending {
     /// Where the call's RTP socket binds.
     pub bind: SocketAddr,
     pub rang: bool,
+    /// RSeq of our reliable 180, when the carrier required 100rel (RFC 3262).
+    pub rseq: Option<u32>,
 }
 
 impl Switchboard {
@@ -120,6 +122,7 @@ impl Switchboard {
             timer,
             port,
             rang: false,
+            rseq: None,
         })
     }
 
@@ -226,11 +229,10 @@ impl Switchboard {
             .iter()
             .any(|t| t == "100rel")
         {
+            let rseq = (rand::random::<u32>() >> 1).max(1);
+            p.rseq = Some(rseq);
             extra.push(reply::other("Require", "100rel"));
-            extra.push(reply::other(
-                "RSeq",
-                (rand::random::<u32>() >> 1).to_string(),
-            ));
+            extra.push(reply::other("RSeq", rseq.to_string()));
         }
         self.respond_tagged(now, tx, &req, 180, "Ringing", &tag, extra, None);
         self.drain_tx(now);
@@ -309,5 +311,49 @@ impl Switchboard {
 
     pub fn release_media_port(&mut self, port: u16) {
         self.ports.release(port);
+    }
+}
+
+impl Switchboard {
+    /// A PRACK for a ringing call's reliable 180: 200 when its RAck names our RSeq and the
+    /// INVITE's CSeq, else 481 (RFC 3262 §7.2). True when the PRACK belonged to a ringing call.
+    pub(super) fn on_prack_for_pending(
+        &mut self,
+        now: Instant,
+        tx: TxId,
+        req: &rsip::Request,
+    ) -> bool {
+        let Ok(call_id) = req.call_id_header().map(|c| c.value().to_owned()) else {
+            return false;
+        };
+        let Some((rseq, tag, invite_cseq)) = self.pending.values().find_map(|p| {
+            let same_call = p.req.call_id_header().is_ok_and(|c| c.value() == call_id);
+            let cseq = p.req.cseq_header().ok()?.typed().ok()?.seq;
+            same_call.then(|| (p.rseq, p.tag.clone(), cseq))
+        }) else {
+            return false;
+        };
+        let rack = crate::sip::message::header_value(&req.headers, "RAck").unwrap_or("");
+        let mut parts = rack.split_whitespace();
+        let matches = rseq.is_some_and(|r| parts.next() == Some(r.to_string().as_str()))
+            && parts.next() == Some(invite_cseq.to_string().as_str())
+            && parts
+                .next()
+                .is_some_and(|m| m.eq_ignore_ascii_case("INVITE"));
+        if matches {
+            self.respond_tagged(now, tx, req, 200, "OK", &tag, vec![], None);
+        } else {
+            self.respond_tagged(
+                now,
+                tx,
+                req,
+                481,
+                "Call/Transaction Does Not Exist",
+                &tag,
+                vec![],
+                None,
+            );
+        }
+        true
     }
 }

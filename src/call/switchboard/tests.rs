@@ -400,6 +400,45 @@ mod endpoint_calls {
     }
 
     #[test]
+    fn prack_for_the_reliable_180_is_answered() {
+        let mut h = Harness::new();
+        let (call, invite) = ringing_call(&mut h, "z9hG4bK-pr1", "Require: 100rel\r\n");
+        h.core.ring_call(h.now, &call);
+        let ringing = h.out().remove(0);
+        let rseq = ringing
+            .lines()
+            .find_map(|l| l.strip_prefix("RSeq: "))
+            .expect("RSeq")
+            .trim()
+            .to_owned();
+        let tag = to_tag(&ringing);
+        let prack = |branch: &str, rack: &str| {
+            invite
+                .replace("INVITE sip:", "PRACK sip:")
+                .replace("CSeq: 1 INVITE", "CSeq: 2 PRACK")
+                .replace("z9hG4bK-pr1", branch)
+                .replace("Call-ID: call-", "Call-ID: call-")
+                .replace(
+                    &format!("Call-ID: call-{branch}"),
+                    "Call-ID: call-z9hG4bK-pr1",
+                )
+                .replace(
+                    "To: <sip:+14155550100@192.0.2.1>",
+                    &format!("To: <sip:+14155550100@192.0.2.1>;tag={tag}"),
+                )
+                .replace(OFFER, "")
+                .replace(
+                    &format!("Content-Length: {}", OFFER.len()),
+                    &format!("RAck: {rack}\r\nContent-Length: 0"),
+                )
+        };
+        let out = h.send(CARRIER, &prack("z9hG4bK-pr2", &format!("{rseq} 1 INVITE")));
+        assert_eq!(status(&out[0]), 200, "{}", out[0]);
+        let out = h.send(CARRIER, &prack("z9hG4bK-pr3", "999999 1 INVITE"));
+        assert_eq!(status(&out[0]), 481, "{}", out[0]);
+    }
+
+    #[test]
     fn carrier_cancel_while_ringing_gets_487() {
         let mut h = Harness::new();
         let (_, invite) = ringing_call(&mut h, "z9hG4bK-p2", "");
