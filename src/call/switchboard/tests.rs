@@ -417,7 +417,6 @@ mod endpoint_calls {
                 .replace("INVITE sip:", "PRACK sip:")
                 .replace("CSeq: 1 INVITE", "CSeq: 2 PRACK")
                 .replace("z9hG4bK-pr1", branch)
-                .replace("Call-ID: call-", "Call-ID: call-")
                 .replace(
                     &format!("Call-ID: call-{branch}"),
                     "Call-ID: call-z9hG4bK-pr1",
