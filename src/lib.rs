@@ -9,6 +9,8 @@ pub mod call;
 pub mod cli;
 pub mod config;
 pub mod driver;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod media;
 pub mod policy;
 pub mod sip;
