@@ -45,6 +45,7 @@ fn deadline(secs: u64) -> Instant {
 
 struct Daemon {
     running: Running,
+    keys: pstn_bridge::auth::TokenKeys,
     stop: ShutdownTx,
 }
 
@@ -82,9 +83,14 @@ default_caller_id = "{DID}"
         max = media_base + 99
     );
     let cfg = pstn_bridge::config::load_str(&text, "bridge_inprocess", false).expect("config");
+    let keys = pstn_bridge::auth::TokenKeys::from_config(&cfg).expect("keys").0;
     let (stop, rx) = driver::shutdown_channel();
     let running = driver::start(cfg, rx).await.expect("daemon starts");
-    Daemon { running, stop }
+    Daemon {
+        running,
+        keys,
+        stop,
+    }
 }
 
 impl Daemon {
@@ -93,16 +99,12 @@ impl Daemon {
     }
 
     fn token(&self) -> String {
-        let text = format!(
-            "[apps.demo]\ntrunks = []\n[apps.demo.token_keys.k1]\nalg = \"HS256\"\nsecret = \"{SECRET}\"\n[apps.demo.roles.agent]\nallow = [\"+1*\"]\n"
-        );
-        let cfg = pstn_bridge::config::load_str(&text, "keys", false).expect("key config");
-        let keys = pstn_bridge::auth::TokenKeys::from_config(&cfg).expect("keys").0;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock")
             .as_secs();
-        keys.mint("demo", "alice", "agent", &["pstn".into()], 600, now)
+        self.keys
+            .mint("demo", "alice", "agent", &["pstn".into()], 600, now)
             .expect("token")
     }
 
