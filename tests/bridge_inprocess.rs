@@ -25,7 +25,8 @@ use tokio::time::{Instant, sleep_until, timeout_at};
 use tokio_tungstenite::tungstenite::Message;
 
 const DID: &str = "+14155550100";
-const CALLER: &str = "+14155551234";
+/// The phone: the caller of inbound calls, the number dialled by outbound ones.
+const PHONE: &str = "+14155551234";
 const SECRET: &str = "in-process test secret, at least 32 bytes long";
 /// Tones: the carrier sends 1000 Hz, the browser 440 Hz.
 const CARRIER_HZ: f64 = 1000.0;
@@ -494,7 +495,7 @@ impl SipUa {
     fn request(&self, method: &str, uri: &str, cseq: u32, dialog: &SipMsg, body: &str) -> String {
         let ct = if body.is_empty() { "" } else { "Content-Type: application/sdp\r\n" };
         format!(
-            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {a};branch=z9hG4bK-{method}-{cseq};rport\r\n{from}\r\n{to}\r\n{cid}\r\nCSeq: {cseq} {method}\r\nContact: <sip:{CALLER}@{a}>\r\nMax-Forwards: 70\r\n{ct}Content-Length: {len}\r\n\r\n{body}",
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {a};branch=z9hG4bK-{method}-{cseq};rport\r\n{from}\r\n{to}\r\n{cid}\r\nCSeq: {cseq} {method}\r\nContact: <sip:{PHONE}@{a}>\r\nMax-Forwards: 70\r\n{ct}Content-Length: {len}\r\n\r\n{body}",
             a = self.addr,
             from = dialog.header("From"),
             to = dialog.header("To"),
@@ -686,7 +687,7 @@ async fn inbound_call_rings_the_browser_and_carries_tones_both_ways() {
     // The carrier calls the DID.
     let sdp = carrier_sdp(rtp_addr);
     let invite = format!(
-        "INVITE sip:{DID}@{b} SIP/2.0\r\nVia: SIP/2.0/UDP {a};branch=z9hG4bK-inv1;rport\r\nFrom: \"Line check\" <sip:{CALLER}@{a}>;tag=ua1\r\nTo: <sip:{DID}@{b}>\r\nCall-ID: inproc-inbound@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:{CALLER}@{a}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
+        "INVITE sip:{DID}@{b} SIP/2.0\r\nVia: SIP/2.0/UDP {a};branch=z9hG4bK-inv1;rport\r\nFrom: \"Line check\" <sip:{PHONE}@{a}>;tag=ua1\r\nTo: <sip:{DID}@{b}>\r\nCall-ID: inproc-inbound@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:{PHONE}@{a}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
         b = d.sip(),
         a = ua.addr,
         len = sdp.len()
@@ -695,7 +696,7 @@ async fn inbound_call_rings_the_browser_and_carries_tones_both_ways() {
 
     // The browser rings, answers with its offer, gets the bridge's answer.
     let ring = ws.expect("incomingCall", deadline(5)).await;
-    assert_eq!(ring["callerId"]["number"], CALLER);
+    assert_eq!(ring["callerId"]["number"], PHONE);
     assert_eq!(ring["to"], DID);
     let call_id = ring["callId"].as_str().expect("callId").to_owned();
     let (mut browser, offer) = Browser::offer().await;
@@ -730,5 +731,53 @@ async fn inbound_call_rings_the_browser_and_carries_tones_both_ways() {
     let ended = ws.expect("callEnded", deadline(5)).await;
     assert_eq!(ended["callId"], call_id.as_str());
     assert_eq!(ended["callEndReason"], json!({"code": 0, "subCode": 1}));
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_call_from_the_browser_reaches_the_carrier_and_carries_tones_both_ways() {
+    let uas = SipUa::bind().await;
+    let d = daemon(uas.addr, 41_100).await;
+    let mut ws = Ws::login(&d).await;
+    let rtp = UdpSocket::bind("127.0.0.1:0").await.expect("rtp");
+    let rtp_addr = rtp.local_addr().expect("addr");
+
+    // The browser dials; the bridge accepts and answers its offer at once.
+    let (mut browser, offer) = Browser::offer().await;
+    let start = json!({"type": "startPhoneCall", "requestId": "r1", "number": PHONE, "sdp": offer});
+    ws.send(start).await;
+    let accepted = ws.expect("callAccepted", deadline(5)).await;
+    assert_eq!(accepted["requestId"], "r1");
+    let call_id = accepted["callId"].as_str().expect("callId").to_owned();
+    let answer = ws.expect("sdp", deadline(5)).await;
+    assert_eq!(answer["callId"], call_id.as_str());
+    browser.accept(answer["sdp"].as_str().expect("sdp"));
+    let mut media = Media::new();
+    media.browser(browser);
+
+    // The carrier's UAS rings, answers with PCMU, gets the ACK, starts its RTP.
+    let is = |m: rsip::Method| move |msg: &SipMsg| msg.method() == Some(m);
+    let (invite, bridge) = uas.recv("INVITE", deadline(5), is(rsip::Method::Invite)).await;
+    assert!(invite.header("To").contains(PHONE), "{}", invite.raw);
+    uas.send(bridge, &uas.response("180 Ringing", &invite, "")).await;
+    ws.wait_state("Ringing", deadline(5)).await;
+    let ok = uas.response("200 OK", &invite, &carrier_sdp(rtp_addr));
+    uas.send(bridge, &ok).await;
+    uas.recv("ACK", deadline(5), is(rsip::Method::Ack)).await;
+    media.carrier(rtp, invite.media_addr());
+    ws.wait_state("Connected", deadline(5)).await;
+
+    let (browser_pcm, carrier_pcm, codec) = media.hear(deadline(10)).await;
+    println!("outbound: browser received {codec:?}");
+    assert_tones(&browser_pcm, &carrier_pcm, "outbound");
+
+    // The browser hangs up: the carrier gets a BYE.
+    ws.send(json!({"type": "hangUp", "callId": call_id})).await;
+    let (bye, from) = uas.recv("BYE", deadline(5), is(rsip::Method::Bye)).await;
+    uas.send(from, &uas.response("200 OK", &bye, "")).await;
+    let ended = ws.expect("callEnded", deadline(5)).await;
+    assert_eq!(ended["callId"], call_id.as_str());
+    assert_eq!(ended["callEndReason"]["code"], 0, "{ended}");
+    println!("outbound: states {:?}, ended {}", ws.states(), ended["callEndReason"]);
     d.stop().await;
 }
