@@ -12,7 +12,6 @@ use audiopus::{Application, Channels, MutSignals, SampleRate, packet::Packet};
 use futures_util::{SinkExt, StreamExt};
 use pstn_bridge::driver::{self, Running, ShutdownTx, Stop};
 use pstn_bridge::sip::message::{Parsed, parse};
-use rsip::prelude::*;
 use serde_json::{Value, json};
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::Codec;
@@ -84,7 +83,9 @@ default_caller_id = "{DID}"
         max = media_base + 99
     );
     let cfg = pstn_bridge::config::load_str(&text, "bridge_inprocess", false).expect("config");
-    let keys = pstn_bridge::auth::TokenKeys::from_config(&cfg).expect("keys").0;
+    let keys = pstn_bridge::auth::TokenKeys::from_config(&cfg)
+        .expect("keys")
+        .0;
     let (stop, rx) = driver::shutdown_channel();
     let running = driver::start(cfg, rx).await.expect("daemon starts");
     Daemon {
@@ -150,7 +151,10 @@ impl Ws {
         loop {
             let msg = match timeout_at(until, self.ws.next()).await {
                 Ok(Some(Ok(m))) => m,
-                Ok(other) => panic!("ws closed waiting for {kind}: {other:?}; saw {:?}", self.seen),
+                Ok(other) => panic!(
+                    "ws closed waiting for {kind}: {other:?}; saw {:?}",
+                    self.seen
+                ),
                 Err(_) => panic!("no {kind} in time; saw {:?}", self.seen),
             };
             let Message::Text(t) = msg else { continue };
@@ -171,7 +175,9 @@ impl Ws {
 
     fn states(&self) -> Vec<String> {
         let states = self.seen.iter().filter(|v| v["type"] == "callState");
-        states.map(|v| v["state"].as_str().unwrap_or("?").to_owned()).collect()
+        states
+            .map(|v| v["state"].as_str().unwrap_or("?").to_owned())
+            .collect()
     }
 }
 
@@ -270,14 +276,17 @@ struct Heard {
 }
 
 impl Browser {
-    /// A browser offering Opus and PCMU (and telephone-event); returns it and its offer.
-    async fn offer() -> (Browser, String) {
-        let sock = UdpSocket::bind("127.0.0.1:0").await.expect("browser socket");
+    /// A browser offering `codecs` (Opus and/or PCMU, in that order) and telephone-event;
+    /// returns it and its offer.
+    async fn offer(codecs: &[Codec]) -> (Browser, String) {
+        let sock = UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("browser socket");
         let addr = sock.local_addr().expect("addr");
         let mut b = Rtc::builder()
             .clear_codecs()
-            .enable_opus(true, false)
-            .enable_pcmu(true, false);
+            .enable_opus(codecs.contains(&Codec::Opus), false)
+            .enable_pcmu(codecs.contains(&Codec::PCMU), false);
         let f = str0m::format::FormatParams::parse_line("0-15");
         b.codec_config()
             .add_config(126.into(), None, Codec::Tele, Frequency::EIGHT_KHZ, None, f);
@@ -320,7 +329,8 @@ impl Browser {
         let (pt, codec) = self.send_codec();
         let enc = Encoder::new(SampleRate::Hz8000, Channels::Mono, Application::Voip)
             .map_err(|e| e.to_string())?;
-        let mut dec = Decoder::new(SampleRate::Hz8000, Channels::Mono).map_err(|e| e.to_string())?;
+        let mut dec =
+            Decoder::new(SampleRate::Hz8000, Channels::Mono).map_err(|e| e.to_string())?;
         let mut next_frame: Option<Instant> = None;
         let mut sent = 0usize;
         let mut buf = vec![0u8; 2000];
@@ -338,7 +348,8 @@ impl Browser {
                             Codec::Opus => {
                                 let mut out = vec![0i16; 960];
                                 let p = Packet::try_from(&d.data[..]).map_err(|e| e.to_string())?;
-                                let o = MutSignals::try_from(&mut out[..]).map_err(|e| e.to_string())?;
+                                let o = MutSignals::try_from(&mut out[..])
+                                    .map_err(|e| e.to_string())?;
                                 let n = dec.decode(Some(p), o, false).map_err(|e| e.to_string())?;
                                 out.truncate(n);
                                 out
@@ -445,7 +456,9 @@ impl SipMsg {
 
     fn header(&self, name: &str) -> String {
         let h = self.headers(name);
-        h.first().unwrap_or_else(|| panic!("no {name} in\n{}", self.raw)).to_string()
+        h.first()
+            .unwrap_or_else(|| panic!("no {name} in\n{}", self.raw))
+            .to_string()
     }
 
     /// The RTP address in the SDP body (`c=` and `m=audio`).
@@ -469,11 +482,19 @@ impl SipUa {
     }
 
     async fn send(&self, to: SocketAddr, text: &str) {
-        self.sock.send_to(text.as_bytes(), to).await.expect("sip send");
+        self.sock
+            .send_to(text.as_bytes(), to)
+            .await
+            .expect("sip send");
     }
 
     /// The next message that `want` accepts (others are skipped: retransmissions, 100).
-    async fn recv(&self, what: &str, until: Instant, want: impl Fn(&SipMsg) -> bool) -> (SipMsg, SocketAddr) {
+    async fn recv(
+        &self,
+        what: &str,
+        until: Instant,
+        want: impl Fn(&SipMsg) -> bool,
+    ) -> (SipMsg, SocketAddr) {
         let mut buf = vec![0u8; 65535];
         loop {
             let (n, from) = match timeout_at(until, self.sock.recv_from(&mut buf)).await {
@@ -493,7 +514,11 @@ impl SipUa {
 
     /// A request of ours inside the call: `method` with `cseq`, the dialog's From/To.
     fn request(&self, method: &str, uri: &str, cseq: u32, dialog: &SipMsg, body: &str) -> String {
-        let ct = if body.is_empty() { "" } else { "Content-Type: application/sdp\r\n" };
+        let ct = if body.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/sdp\r\n"
+        };
         format!(
             "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {a};branch=z9hG4bK-{method}-{cseq};rport\r\n{from}\r\n{to}\r\n{cid}\r\nCSeq: {cseq} {method}\r\nContact: <sip:{PHONE}@{a}>\r\nMax-Forwards: 70\r\n{ct}Content-Length: {len}\r\n\r\n{body}",
             a = self.addr,
@@ -506,7 +531,11 @@ impl SipUa {
 
     /// A response to `req` (its Vias, From, Call-ID, CSeq; our To tag).
     fn response(&self, code: &str, req: &SipMsg, body: &str) -> String {
-        let ct = if body.is_empty() { "" } else { "Content-Type: application/sdp\r\n" };
+        let ct = if body.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/sdp\r\n"
+        };
         let mut to = req.header("To");
         if !to.contains("tag=") {
             to.push_str(";tag=uas1");
@@ -654,8 +683,14 @@ fn assert_tones(browser: &[i16], carrier: &[i16], label: &str) {
     );
     assert!((b.peak_hz - CARRIER_HZ).abs() <= 20.0, "browser peak {b:?}");
     assert!((c.peak_hz - BROWSER_HZ).abs() <= 20.0, "carrier peak {c:?}");
-    assert!(check_tone(browser, BROWSER_HZ).is_err(), "browser: 440 Hz found in 1000 Hz audio");
-    assert!(check_tone(carrier, CARRIER_HZ).is_err(), "carrier: 1000 Hz found in 440 Hz audio");
+    assert!(
+        check_tone(browser, BROWSER_HZ).is_err(),
+        "browser: 440 Hz found in 1000 Hz audio"
+    );
+    assert!(
+        check_tone(carrier, CARRIER_HZ).is_err(),
+        "carrier: 1000 Hz found in 440 Hz audio"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -676,9 +711,24 @@ fn frequency_check_refuses_the_wrong_tone() {
     assert!(check_tone(&vec![0; HEARD], CARRIER_HZ).is_err());
 }
 
+/// The browser offers what Chromium does: the bridge answers PCMU (passthrough).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_call_rings_the_browser_and_carries_tones_both_ways() {
-    let d = daemon("127.0.0.1:9".parse().expect("addr"), 41_000).await;
+    let codec = inbound_call(&[Codec::Opus, Codec::PCMU], 41_000).await;
+    assert_eq!(codec, Codec::PCMU);
+}
+
+/// An Opus-only browser: the bridge transcodes between Opus and the trunk's PCMU.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_call_to_an_opus_only_browser_is_transcoded() {
+    let codec = inbound_call(&[Codec::Opus], 41_200).await;
+    assert_eq!(codec, Codec::Opus);
+}
+
+/// The carrier calls the DID, the browser (offering `codecs`) answers, tones flow both
+/// ways, the carrier hangs up. Returns the codec the browser received.
+async fn inbound_call(codecs: &[Codec], media_base: u16) -> Codec {
+    let d = daemon("127.0.0.1:9".parse().expect("addr"), media_base).await;
     let mut ws = Ws::login(&d).await;
     let ua = SipUa::bind().await;
     let rtp = UdpSocket::bind("127.0.0.1:0").await.expect("rtp");
@@ -699,7 +749,7 @@ async fn inbound_call_rings_the_browser_and_carries_tones_both_ways() {
     assert_eq!(ring["callerId"]["number"], PHONE);
     assert_eq!(ring["to"], DID);
     let call_id = ring["callId"].as_str().expect("callId").to_owned();
-    let (mut browser, offer) = Browser::offer().await;
+    let (mut browser, offer) = Browser::offer(codecs).await;
     ws.send(json!({"type": "answer", "callId": call_id, "sdp": offer}))
         .await;
     let answer = ws.expect("sdp", deadline(5)).await;
@@ -709,7 +759,9 @@ async fn inbound_call_rings_the_browser_and_carries_tones_both_ways() {
     let mut media = Media::new();
     media.browser(browser);
     let until = deadline(10);
-    let (ringing, _) = ua.recv("180", until, |m| m.status().is_some_and(|s| s >= 180)).await;
+    let (ringing, _) = ua
+        .recv("180", until, |m| m.status().is_some_and(|s| s >= 180))
+        .await;
     assert_eq!(ringing.status(), Some(180), "{}", ringing.raw);
     let (ok, _) = ua.recv("200", until, |m| m.status() == Some(200)).await;
     let uri = format!("sip:{DID}@{}", d.sip());
@@ -717,21 +769,26 @@ async fn inbound_call_rings_the_browser_and_carries_tones_both_ways() {
     media.carrier(rtp, ok.media_addr());
 
     let (browser_pcm, carrier_pcm, codec) = media.hear(deadline(10)).await;
-    println!("inbound: browser received {codec:?}");
-    assert_tones(&browser_pcm, &carrier_pcm, "inbound");
+    assert_tones(
+        &browser_pcm,
+        &carrier_pcm,
+        &format!("inbound, browser received {codec:?}"),
+    );
     ws.wait_state("Connected", deadline(5)).await;
 
     // The carrier hangs up.
     ua.send(d.sip(), &ua.request("BYE", &uri, 2, &ok, "")).await;
-    let (bye_ok, _) = ua.recv("200 to BYE", deadline(5), |m| {
-        m.status().is_some() && m.header("CSeq").contains("BYE")
-    })
-    .await;
+    let (bye_ok, _) = ua
+        .recv("200 to BYE", deadline(5), |m| {
+            m.status().is_some() && m.header("CSeq").contains("BYE")
+        })
+        .await;
     assert_eq!(bye_ok.status(), Some(200), "{}", bye_ok.raw);
     let ended = ws.expect("callEnded", deadline(5)).await;
     assert_eq!(ended["callId"], call_id.as_str());
     assert_eq!(ended["callEndReason"], json!({"code": 0, "subCode": 1}));
     d.stop().await;
+    codec
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -743,7 +800,7 @@ async fn outbound_call_from_the_browser_reaches_the_carrier_and_carries_tones_bo
     let rtp_addr = rtp.local_addr().expect("addr");
 
     // The browser dials; the bridge accepts and answers its offer at once.
-    let (mut browser, offer) = Browser::offer().await;
+    let (mut browser, offer) = Browser::offer(&[Codec::Opus, Codec::PCMU]).await;
     let start = json!({"type": "startPhoneCall", "requestId": "r1", "number": PHONE, "sdp": offer});
     ws.send(start).await;
     let accepted = ws.expect("callAccepted", deadline(5)).await;
@@ -757,9 +814,12 @@ async fn outbound_call_from_the_browser_reaches_the_carrier_and_carries_tones_bo
 
     // The carrier's UAS rings, answers with PCMU, gets the ACK, starts its RTP.
     let is = |m: rsip::Method| move |msg: &SipMsg| msg.method() == Some(m);
-    let (invite, bridge) = uas.recv("INVITE", deadline(5), is(rsip::Method::Invite)).await;
+    let (invite, bridge) = uas
+        .recv("INVITE", deadline(5), is(rsip::Method::Invite))
+        .await;
     assert!(invite.header("To").contains(PHONE), "{}", invite.raw);
-    uas.send(bridge, &uas.response("180 Ringing", &invite, "")).await;
+    uas.send(bridge, &uas.response("180 Ringing", &invite, ""))
+        .await;
     ws.wait_state("Ringing", deadline(5)).await;
     let ok = uas.response("200 OK", &invite, &carrier_sdp(rtp_addr));
     uas.send(bridge, &ok).await;
@@ -768,8 +828,12 @@ async fn outbound_call_from_the_browser_reaches_the_carrier_and_carries_tones_bo
     ws.wait_state("Connected", deadline(5)).await;
 
     let (browser_pcm, carrier_pcm, codec) = media.hear(deadline(10)).await;
-    println!("outbound: browser received {codec:?}");
-    assert_tones(&browser_pcm, &carrier_pcm, "outbound");
+    assert_eq!(codec, Codec::PCMU);
+    assert_tones(
+        &browser_pcm,
+        &carrier_pcm,
+        "outbound, browser received PCMU",
+    );
 
     // The browser hangs up: the carrier gets a BYE.
     ws.send(json!({"type": "hangUp", "callId": call_id})).await;
@@ -778,6 +842,10 @@ async fn outbound_call_from_the_browser_reaches_the_carrier_and_carries_tones_bo
     let ended = ws.expect("callEnded", deadline(5)).await;
     assert_eq!(ended["callId"], call_id.as_str());
     assert_eq!(ended["callEndReason"]["code"], 0, "{ended}");
-    println!("outbound: states {:?}, ended {}", ws.states(), ended["callEndReason"]);
+    println!(
+        "outbound: states {:?}, ended {}",
+        ws.states(),
+        ended["callEndReason"]
+    );
     d.stop().await;
 }
