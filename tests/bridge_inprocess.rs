@@ -320,90 +320,103 @@ impl Browser {
 
     /// Runs ICE/DTLS, then sends a `hz` tone every 20 ms and decodes what arrives into
     /// `heard`, until `stop` turns true.
-    async fn run(
-        mut self,
-        hz: f64,
-        heard: Arc<Mutex<Heard>>,
-        mut stop: watch::Receiver<bool>,
-    ) -> Result<(), String> {
+    async fn run(mut self, hz: f64, heard: Arc<Mutex<Heard>>, mut stop: watch::Receiver<bool>) {
         let (pt, codec) = self.send_codec();
-        let enc = Encoder::new(SampleRate::Hz8000, Channels::Mono, Application::Voip)
-            .map_err(|e| e.to_string())?;
-        let mut dec =
-            Decoder::new(SampleRate::Hz8000, Channels::Mono).map_err(|e| e.to_string())?;
+        let mut voice = Voice::new();
         let mut next_frame: Option<Instant> = None;
         let mut sent = 0usize;
         let mut buf = vec![0u8; 2000];
         while !*stop.borrow() {
             let wake = loop {
-                match self.rtc.poll_output().map_err(|e| e.to_string())? {
+                match self.rtc.poll_output().expect("browser output") {
                     Output::Transmit(t) => {
                         let _ = self.sock.send_to(&t.contents, t.destination).await;
                     }
                     Output::Timeout(t) => break Instant::from_std(t),
                     Output::Event(Event::Connected) => next_frame = Some(Instant::now()),
                     Output::Event(Event::MediaData(d)) => {
-                        let pcm = match d.params.spec().codec {
-                            Codec::PCMU => d.data.iter().map(|&u| ulaw_decode(u)).collect(),
-                            Codec::Opus => {
-                                let mut out = vec![0i16; 960];
-                                let p = Packet::try_from(&d.data[..]).map_err(|e| e.to_string())?;
-                                let o = MutSignals::try_from(&mut out[..])
-                                    .map_err(|e| e.to_string())?;
-                                let n = dec.decode(Some(p), o, false).map_err(|e| e.to_string())?;
-                                out.truncate(n);
-                                out
-                            }
-                            _ => continue,
-                        };
-                        let mut h = heard.lock().expect("lock");
-                        h.codecs.push(d.params.spec().codec);
-                        h.pcm.extend(pcm);
+                        let codec = d.params.spec().codec;
+                        if let Some(pcm) = voice.decode(codec, &d.data) {
+                            let mut h = heard.lock().expect("lock");
+                            h.codecs.push(codec);
+                            h.pcm.extend(pcm);
+                        }
                     }
                     Output::Event(_) => {}
                 }
             };
             let now = Instant::now();
             if let Some(at) = next_frame.filter(|at| *at <= now) {
-                let pcm = tone(hz, sent, 160);
-                let (payload, rtp) = match codec {
-                    Codec::PCMU => (pcm.iter().map(|&x| ulaw_encode(x)).collect(), sent as u64),
-                    _ => {
-                        let mut out = vec![0u8; 400];
-                        let n = enc.encode(&pcm, &mut out).map_err(|e| e.to_string())?;
-                        out.truncate(n);
-                        (out, sent as u64 * 6)
-                    }
-                };
-                let rate = if codec == Codec::PCMU {
-                    Frequency::EIGHT_KHZ
-                } else {
-                    Frequency::FORTY_EIGHT_KHZ
-                };
-                let w = self.rtc.writer(self.mid).ok_or("no writer")?;
-                w.write(pt, now.into_std(), MediaTime::new(rtp, rate), payload)
-                    .map_err(|e| e.to_string())?;
+                let (payload, time) = voice.encode(codec, &tone(hz, sent, 160), sent);
+                let w = self.rtc.writer(self.mid).expect("writer");
+                w.write(pt, now.into_std(), time, payload)
+                    .expect("browser write");
                 sent += 160;
                 next_frame = Some(at + Duration::from_millis(20));
                 continue;
             }
             let wake = next_frame.map_or(wake, |f| f.min(wake)).min(now + STEP);
+            let input_now = std::time::Instant::now;
             tokio::select! {
                 got = self.sock.recv_from(&mut buf) => {
-                    let (n, from) = got.map_err(|e| e.to_string())?;
-                    let to = self.sock.local_addr().map_err(|e| e.to_string())?;
-                    let r = Receive::new(Protocol::Udp, from, to, &buf[..n]).map_err(|e| e.to_string())?;
-                    let input = Input::Receive(std::time::Instant::now(), r);
-                    self.rtc.handle_input(input).map_err(|e| e.to_string())?;
+                    let (n, from) = got.expect("browser recv");
+                    let to = self.sock.local_addr().expect("addr");
+                    let r = Receive::new(Protocol::Udp, from, to, &buf[..n]).expect("datagram");
+                    self.rtc.handle_input(Input::Receive(input_now(), r)).expect("input");
                 }
                 _ = sleep_until(wake) => {
-                    let input = Input::Timeout(std::time::Instant::now());
-                    self.rtc.handle_input(input).map_err(|e| e.to_string())?;
+                    self.rtc.handle_input(Input::Timeout(input_now())).expect("tick");
                 }
                 _ = stop.changed() => {}
             }
         }
-        Ok(())
+    }
+}
+
+/// The browser's audio codecs: Opus (8 kHz PCM, 48 kHz RTP clock) or PCMU.
+struct Voice {
+    enc: Encoder,
+    dec: Decoder,
+}
+
+impl Voice {
+    fn new() -> Voice {
+        Voice {
+            enc: Encoder::new(SampleRate::Hz8000, Channels::Mono, Application::Voip)
+                .expect("opus encoder"),
+            dec: Decoder::new(SampleRate::Hz8000, Channels::Mono).expect("opus decoder"),
+        }
+    }
+
+    /// One frame of `pcm` starting at sample `at` (8 kHz): payload and RTP time.
+    fn encode(&self, codec: Codec, pcm: &[i16], at: usize) -> (Vec<u8>, MediaTime) {
+        if codec == Codec::PCMU {
+            let payload = pcm.iter().map(|&x| ulaw_encode(x)).collect();
+            return (payload, MediaTime::new(at as u64, Frequency::EIGHT_KHZ));
+        }
+        let mut out = vec![0u8; 400];
+        let n = self.enc.encode(pcm, &mut out).expect("opus encode");
+        out.truncate(n);
+        (
+            out,
+            MediaTime::new(at as u64 * 6, Frequency::FORTY_EIGHT_KHZ),
+        )
+    }
+
+    /// PCM (8 kHz) of one received frame; `None` for what is not audio.
+    fn decode(&mut self, codec: Codec, data: &[u8]) -> Option<Vec<i16>> {
+        match codec {
+            Codec::PCMU => Some(data.iter().map(|&u| ulaw_decode(u)).collect()),
+            Codec::Opus => {
+                let mut out = vec![0i16; 960];
+                let p = Packet::try_from(data).expect("opus packet");
+                let o = MutSignals::try_from(&mut out[..]).expect("buffer");
+                let n = self.dec.decode(Some(p), o, false).expect("opus decode");
+                out.truncate(n);
+                Some(out)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -607,7 +620,7 @@ struct Media {
     browser: Arc<Mutex<Heard>>,
     carrier: Arc<Mutex<Heard>>,
     stop: watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<Result<(), String>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Media {
@@ -630,36 +643,36 @@ impl Media {
     /// Starts the carrier's RTP toward the bridge's `to`.
     fn carrier(&mut self, rtp: UdpSocket, to: SocketAddr) {
         let (heard, stop) = (Arc::clone(&self.carrier), self.stop.subscribe());
-        self.tasks.push(tokio::spawn(async move {
-            carrier_rtp(rtp, to, CARRIER_HZ, heard, stop).await;
-            Ok(())
-        }));
+        let task = carrier_rtp(rtp, to, CARRIER_HZ, heard, stop);
+        self.tasks.push(tokio::spawn(task));
     }
 
     /// Waits (bounded) until each side heard `HEARD` samples beyond the first half second,
     /// stops both, and returns the last `HEARD` samples each heard plus the browser's codec.
     async fn hear(self, until: Instant) -> (Vec<i16>, Vec<i16>, Codec) {
         let need = HEARD + 4000;
-        loop {
-            let b = self.browser.lock().expect("lock").pcm.len();
-            let c = self.carrier.lock().expect("lock").pcm.len();
+        let heard = |h: &Mutex<Heard>| h.lock().expect("lock").pcm.len();
+        let failed = loop {
+            let (b, c) = (heard(&self.browser), heard(&self.carrier));
             if b >= need && c >= need {
-                break;
+                break None;
             }
             if self.tasks.iter().any(|t| t.is_finished()) || Instant::now() >= until {
-                let _ = self.stop.send(true);
-                for t in self.tasks {
-                    if let Ok(Err(e)) = t.await {
-                        panic!("media task failed: {e}");
-                    }
-                }
-                panic!("audio did not flow: browser heard {b} samples, carrier {c} (need {need})");
+                break Some(format!(
+                    "audio did not flow: browser heard {b} samples, carrier {c} (need {need})"
+                ));
             }
             tokio::time::sleep(STEP).await;
-        }
+        };
         let _ = self.stop.send(true);
         for t in self.tasks {
-            t.await.expect("join").expect("media task");
+            // A task that panicked fails the test with its own message.
+            if let Err(e) = t.await {
+                std::panic::resume_unwind(e.into_panic());
+            }
+        }
+        if let Some(why) = failed {
+            panic!("{why}");
         }
         let tail = |h: &Mutex<Heard>| {
             let h = h.lock().expect("lock");
