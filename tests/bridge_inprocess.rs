@@ -525,20 +525,23 @@ impl SipUa {
         }
     }
 
-    /// A request of ours inside the call: `method` with `cseq`, the dialog's From/To.
-    fn request(&self, method: &str, uri: &str, cseq: u32, dialog: &SipMsg, body: &str) -> String {
-        let ct = if body.is_empty() {
-            ""
-        } else {
-            "Content-Type: application/sdp\r\n"
-        };
+    /// An INVITE from `PHONE` to `DID` at `bridge`, offering `sdp`.
+    fn invite(&self, bridge: SocketAddr, sdp: &str) -> String {
         format!(
-            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {a};branch=z9hG4bK-{method}-{cseq};rport\r\n{from}\r\n{to}\r\n{cid}\r\nCSeq: {cseq} {method}\r\nContact: <sip:{PHONE}@{a}>\r\nMax-Forwards: 70\r\n{ct}Content-Length: {len}\r\n\r\n{body}",
+            "INVITE sip:{DID}@{bridge} SIP/2.0\r\nVia: SIP/2.0/UDP {a};branch=z9hG4bK-INVITE-1;rport\r\nFrom: \"Line check\" <sip:{PHONE}@{a}>;tag=ua1\r\nTo: <sip:{DID}@{bridge}>\r\nCall-ID: inproc-inbound@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:{PHONE}@{a}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
             a = self.addr,
-            from = dialog.header("From"),
-            to = dialog.header("To"),
-            cid = dialog.header("Call-ID"),
-            len = body.len()
+            len = sdp.len()
+        )
+    }
+
+    /// A body-less request of ours (ACK, BYE) inside the dialog `ok` established.
+    fn request(&self, method: &str, uri: &str, cseq: u32, ok: &SipMsg) -> String {
+        format!(
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {a};branch=z9hG4bK-{method}-{cseq};rport\r\n{from}\r\n{to}\r\n{cid}\r\nCSeq: {cseq} {method}\r\nContact: <sip:{PHONE}@{a}>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            a = self.addr,
+            from = ok.header("From"),
+            to = ok.header("To"),
+            cid = ok.header("Call-ID"),
         )
     }
 
@@ -748,14 +751,8 @@ async fn inbound_call(codecs: &[Codec], media_base: u16) -> Codec {
     let rtp_addr = rtp.local_addr().expect("addr");
 
     // The carrier calls the DID.
-    let sdp = carrier_sdp(rtp_addr);
-    let invite = format!(
-        "INVITE sip:{DID}@{b} SIP/2.0\r\nVia: SIP/2.0/UDP {a};branch=z9hG4bK-inv1;rport\r\nFrom: \"Line check\" <sip:{PHONE}@{a}>;tag=ua1\r\nTo: <sip:{DID}@{b}>\r\nCall-ID: inproc-inbound@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:{PHONE}@{a}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
-        b = d.sip(),
-        a = ua.addr,
-        len = sdp.len()
-    );
-    ua.send(d.sip(), &invite).await;
+    ua.send(d.sip(), &ua.invite(d.sip(), &carrier_sdp(rtp_addr)))
+        .await;
 
     // The browser rings, answers with its offer, gets the bridge's answer.
     let ring = ws.expect("incomingCall", deadline(5)).await;
@@ -778,7 +775,7 @@ async fn inbound_call(codecs: &[Codec], media_base: u16) -> Codec {
     assert_eq!(ringing.status(), Some(180), "{}", ringing.raw);
     let (ok, _) = ua.recv("200", until, |m| m.status() == Some(200)).await;
     let uri = format!("sip:{DID}@{}", d.sip());
-    ua.send(d.sip(), &ua.request("ACK", &uri, 1, &ok, "")).await;
+    ua.send(d.sip(), &ua.request("ACK", &uri, 1, &ok)).await;
     media.carrier(rtp, ok.media_addr());
 
     let (browser_pcm, carrier_pcm, codec) = media.hear(deadline(10)).await;
@@ -790,7 +787,7 @@ async fn inbound_call(codecs: &[Codec], media_base: u16) -> Codec {
     ws.wait_state("Connected", deadline(5)).await;
 
     // The carrier hangs up.
-    ua.send(d.sip(), &ua.request("BYE", &uri, 2, &ok, "")).await;
+    ua.send(d.sip(), &ua.request("BYE", &uri, 2, &ok)).await;
     let (bye_ok, _) = ua
         .recv("200 to BYE", deadline(5), |m| {
             m.status().is_some() && m.header("CSeq").contains("BYE")
