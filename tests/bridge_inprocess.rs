@@ -128,7 +128,7 @@ fn frequency_check_refuses_the_wrong_tone() {
     // Negative controls, one per direction: the other side's tone does not pass.
     assert!(check_tone(&a, BROWSER_HZ).is_err());
     assert!(check_tone(&b, CARRIER_HZ).is_err());
-    // Through G.711 and back the tone survives; silence and noise-free zeros do not pass.
+    // Through G.711 and back the tone survives; silence does not pass.
     let through: Vec<i16> = a.iter().map(|&x| ulaw_decode(ulaw_encode(x))).collect();
     assert!(check_tone(&through, CARRIER_HZ).is_ok());
     assert!(check_tone(&vec![0; HEARD], CARRIER_HZ).is_err());
