@@ -187,6 +187,18 @@ fn codec_of(media: &MediaDescription, pt: u8) -> Option<G711> {
 /// Our answer: one audio stream at `local`, the chosen codec, telephone-event when offered,
 /// and the mirrored direction. `version` increases with each new answer in the dialog.
 pub fn answer(offer: &TrunkOffer, local: SocketAddr, session_id: u64, version: u64) -> String {
+    describe(offer, local, session_id, version, offer.direction.answer())
+}
+
+/// One audio stream with the negotiated codec (and telephone-event) in `direction`: our
+/// answer, or our re-offer in a re-INVITE that holds (`sendonly`) or resumes (`sendrecv`).
+pub fn describe(
+    offer: &TrunkOffer,
+    local: SocketAddr,
+    session_id: u64,
+    version: u64,
+    direction: Direction,
+) -> String {
     let ip_kind = if local.is_ipv4() { "IP4" } else { "IP6" };
     let ip = local.ip();
     let mut formats = offer.pt.to_string();
@@ -205,7 +217,7 @@ pub fn answer(offer: &TrunkOffer, local: SocketAddr, session_id: u64, version: u
         "v=0\r\no=pstn-bridge {session_id} {version} IN {ip_kind} {ip}\r\ns=pstn-bridge\r\n\
          c=IN {ip_kind} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {formats}\r\n{attrs}a=ptime:20\r\na={dir}\r\n",
         port = local.port(),
-        dir = offer.direction.answer().attr(),
+        dir = direction.attr(),
     )
 }
 

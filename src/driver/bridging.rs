@@ -155,8 +155,11 @@ impl Signaling {
             (Some(leg), TrunkCommand::HangUp | TrunkCommand::Reject { .. }) => {
                 self.core.cancel_leg(now, leg)
             }
-            (_, TrunkCommand::Hold | TrunkCommand::Resume) => {
-                tracing::info!(%call, ?cmd, "hold toward the trunk is not implemented yet; only the state changes");
+            (None, TrunkCommand::Hold | TrunkCommand::Resume) => {
+                self.core.hold_call(now, call, cmd == TrunkCommand::Hold);
+            }
+            (Some(leg), TrunkCommand::Hold | TrunkCommand::Resume) => {
+                self.core.hold_leg(now, leg, cmd == TrunkCommand::Hold);
             }
             (Some(_), TrunkCommand::Ring | TrunkCommand::Answer) => {}
         }

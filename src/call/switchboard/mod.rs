@@ -4,6 +4,7 @@
 
 mod admission;
 mod dialogs;
+mod hold;
 mod inbound;
 mod limits;
 mod outbound;
@@ -111,6 +112,8 @@ pub struct Switchboard {
     online: HashSet<(String, String)>,
     /// Client transactions of outbound legs (INVITE, PRACK, CANCEL, BYE).
     leg_by_tx: HashMap<TxId, LegId>,
+    /// Our re-INVITEs (hold/resume) in flight, by client transaction.
+    reinvites: HashMap<TxId, hold::Reinvite>,
     /// Our session refreshes (UPDATE) in flight.
     refreshes: HashMap<TxId, CallId>,
     nonces: NonceIssuer,
@@ -151,6 +154,7 @@ impl Switchboard {
             call_by_tx: HashMap::new(),
             client_tx: HashMap::new(),
             refreshes: HashMap::new(),
+            reinvites: HashMap::new(),
             legs: HashMap::new(),
             pending: HashMap::new(),
             online: HashSet::new(),
@@ -301,7 +305,8 @@ impl Switchboard {
             match ev {
                 TxEvent::Request { tx, request, peer } => self.dispatch(now, tx, request, peer),
                 TxEvent::Response { tx, response } => {
-                    if !self.on_leg_response(now, tx, &response) {
+                    if self.on_reinvite_response(tx, &response) {
+                    } else if !self.on_leg_response(now, tx, &response) {
                         self.on_client_response(now, tx, response)
                     }
                 }
@@ -314,6 +319,7 @@ impl Switchboard {
                 TxEvent::Terminated { tx } => {
                     self.client_tx.remove(&tx);
                     self.refreshes.remove(&tx);
+                    self.reinvites.remove(&tx);
                     if self
                         .leg_by_tx
                         .get(&tx)

@@ -91,6 +91,7 @@ pub(super) struct Leg {
     auth_attempts: u8,
     cancel_requested: bool,
     reliable: UacReliableState,
+    sdp_version: u64,
 }
 
 const MAX_AUTH_ATTEMPTS: u8 = 2;
@@ -181,6 +182,7 @@ impl Switchboard {
                 auth_attempts: 0,
                 cancel_requested: false,
                 reliable: UacReliableState::default(),
+                sdp_version: 1,
             },
         );
         self.leg_by_tx.insert(invite_tx, id);
@@ -589,4 +591,85 @@ impl Switchboard {
 
 fn new_branch() -> String {
     format!("z9hG4bK{:016x}", rand::random::<u64>())
+}
+
+impl Switchboard {
+    /// Puts an answered outbound leg on hold toward the carrier (our offer re-sent with
+    /// `sendonly`), or resumes it (`sendrecv`).
+    pub fn hold_leg(&mut self, now: Instant, id: LegId, hold: bool) -> bool {
+        let host = self.local.host.clone();
+        let Some(leg) = self.legs.get_mut(&id) else {
+            return false;
+        };
+        if leg.phase != LegPhase::Confirmed {
+            return false;
+        }
+        let Some(dialog) = leg.dialog.as_mut() else {
+            return false;
+        };
+        leg.sdp_version += 1;
+        let body = String::from_utf8_lossy(leg.invite.body()).into_owned();
+        let body = rewrite_direction(
+            &body,
+            if hold { "sendonly" } else { "sendrecv" },
+            leg.sdp_version,
+        );
+        let transport = leg.peer.transport;
+        let port = self.cfg.sip.advertised_port.or(match transport {
+            Transport::Udp => self.local.udp_port,
+            Transport::Tcp => self.local.tcp_port,
+        });
+        let invite = dialog.make_request(
+            rsip::Method::Invite,
+            &host,
+            port.unwrap_or(5060),
+            transport,
+            &new_branch(),
+        );
+        let peer = leg.peer;
+        self.send_reinvite(
+            now,
+            super::hold::with_sdp(invite, body),
+            peer,
+            super::hold::Reinvite::Leg(id),
+        )
+    }
+
+    /// The ACK for a 2xx to a leg's re-INVITE.
+    pub(super) fn leg_ack(
+        &self,
+        id: LegId,
+        cseq: u32,
+        host: &str,
+        branch: &str,
+    ) -> Option<(Peer, rsip::Request)> {
+        let leg = self.legs.get(&id)?;
+        let dialog = leg.dialog.as_ref()?;
+        let port = self.via_port(leg.peer.transport);
+        Some((
+            leg.peer,
+            dialog.make_ack(cseq, host, port, leg.peer.transport, branch),
+        ))
+    }
+}
+
+/// Our SDP with a new direction attribute and `o=` version.
+fn rewrite_direction(sdp: &str, direction: &str, version: u64) -> String {
+    sdp.lines()
+        .map(|l| {
+            if matches!(l, "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive") {
+                format!("a={direction}")
+            } else if let Some(rest) = l.strip_prefix("o=") {
+                let mut f: Vec<&str> = rest.split(' ').collect();
+                let v = version.to_string();
+                if f.len() >= 3 {
+                    f[2] = &v;
+                }
+                format!("o={}", f.join(" "))
+            } else {
+                l.to_owned()
+            }
+        })
+        .map(|l| l + "\r\n")
+        .collect()
 }

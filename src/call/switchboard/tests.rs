@@ -468,3 +468,61 @@ mod endpoint_calls {
         assert_eq!(h.core.pending_calls(), 0);
     }
 }
+
+#[test]
+fn hold_and_resume_an_answered_inbound_call_by_reinvite() {
+    let mut h = Harness::new();
+    let invite = request("INVITE", "+14155550199", "z9hG4bK-h1", "", OFFER);
+    let out = h.send(CARRIER, &invite);
+    let tag = to_tag(&out[0]);
+    let id = match h.events().into_iter().next() {
+        Some(SwitchEvent::EchoStart { call, .. }) => call,
+        other => panic!("echo call expected, got {other:?}"),
+    };
+    assert!(!h.core.hold_call(h.now, &id, true), "not before the ACK");
+    let ack = request("ACK", "+14155550199", "z9hG4bK-h2", "", "")
+        .replace(
+            "To: <sip:+14155550199@192.0.2.1>",
+            &format!("To: <sip:+14155550199@192.0.2.1>;tag={tag}"),
+        )
+        .replace("call-z9hG4bK-h2", "call-z9hG4bK-h1");
+    h.send(CARRIER, &ack);
+    assert!(h.core.hold_call(h.now, &id, true));
+    let out = h.out();
+    let reinvite = out
+        .iter()
+        .find(|m| m.starts_with("INVITE sip:+14155551234@10.1.2.3:5060"))
+        .expect("re-INVITE to the Contact");
+    assert!(
+        reinvite.contains("a=sendonly") && reinvite.contains("m=audio 20000 RTP/AVP 0 101"),
+        "{reinvite}"
+    );
+    let ok = format!(
+        "SIP/2.0 200 OK\r\n{}\r\n{}\r\n{}\r\n{}\r\n{}\r\nContact: <sip:+14155551234@10.1.2.3:5060>\r\nContent-Length: 0\r\n\r\n",
+        reinvite
+            .lines()
+            .find(|l| l.starts_with("Via:"))
+            .expect("via"),
+        reinvite
+            .lines()
+            .find(|l| l.starts_with("From:"))
+            .expect("from"),
+        reinvite.lines().find(|l| l.starts_with("To:")).expect("to"),
+        reinvite
+            .lines()
+            .find(|l| l.starts_with("Call-ID:"))
+            .expect("call-id"),
+        reinvite
+            .lines()
+            .find(|l| l.starts_with("CSeq:"))
+            .expect("cseq"),
+    );
+    let out = h.send(CARRIER, &ok);
+    assert!(out.iter().any(|m| m.starts_with("ACK ")), "{out:?}");
+    assert!(h.core.hold_call(h.now, &id, false));
+    assert!(
+        h.out()
+            .iter()
+            .any(|m| m.starts_with("INVITE ") && m.contains("a=sendrecv"))
+    );
+}

@@ -180,3 +180,41 @@ fn challenge_without_credentials_fails_with_401() {
         [LegEvent::Failed { code: 401, .. }]
     ));
 }
+
+#[test]
+fn hold_and_resume_an_answered_leg_by_reinvite() {
+    let mut h = Harness::new();
+    let (leg, invite) = place(&mut h);
+    h.send(CARRIER, &answer(&invite, 200, "", "v=0\r\n"));
+    h.events();
+    assert!(h.core.hold_leg(h.now, leg, true));
+    let out = h.out();
+    let reinvite = out
+        .iter()
+        .find(|m| m.starts_with("INVITE "))
+        .expect("re-INVITE sent");
+    assert!(
+        reinvite.contains("a=sendonly") && reinvite.contains("CSeq: 2 INVITE"),
+        "{reinvite}"
+    );
+    assert!(
+        reinvite.contains("tag=carrier1"),
+        "inside the dialog: {reinvite}"
+    );
+    let out = h.send(CARRIER, &answer(reinvite, 200, "", "v=0\r\n"));
+    assert!(
+        out.iter()
+            .any(|m| m.starts_with("ACK ") && m.contains("CSeq: 2 ACK")),
+        "{out:?}"
+    );
+    assert!(h.core.hold_leg(h.now, leg, false));
+    let out = h.out();
+    let resume = out
+        .iter()
+        .find(|m| m.starts_with("INVITE "))
+        .expect("resume re-INVITE");
+    assert!(
+        resume.contains("a=sendrecv") && resume.contains("CSeq: 3 INVITE"),
+        "{resume}"
+    );
+}
