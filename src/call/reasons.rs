@@ -29,6 +29,11 @@ pub const SESSION_EXPIRED: EndReason = EndReason {
     code: 408,
     sub_code: 40802,
 };
+/// The carrier never acknowledged our reliable 180 (PRACK, RFC 3262).
+pub const NO_PRACK: EndReason = EndReason {
+    code: 408,
+    sub_code: 40805,
+};
 /// No RTP arrived for `media.rtp_timeout_s`.
 pub const RTP_TIMEOUT: EndReason = EndReason {
     code: 408,

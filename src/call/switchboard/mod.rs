@@ -254,6 +254,7 @@ impl Switchboard {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tx.handle_timeout(now);
         self.drain_tx(now);
+        self.reliable_timers(now);
         self.check_session_timers(now);
         self.drain_tx(now);
     }
@@ -297,7 +298,13 @@ impl Switchboard {
             .calls
             .values()
             .filter_map(|c| c.timer.as_ref().and_then(|t| t.poll_timeout()));
-        self.tx.poll_timeout().into_iter().chain(calls).min()
+        let reliable = self.reliable_timeout();
+        self.tx
+            .poll_timeout()
+            .into_iter()
+            .chain(calls)
+            .chain(reliable)
+            .min()
     }
 
     fn drain_tx(&mut self, now: Instant) {

@@ -3,7 +3,7 @@
 //! endpoint wait here while the browser rings (`ring_call`, `answer_call`, `reject_call`).
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rsip::prelude::*;
 
@@ -12,6 +12,7 @@ use crate::policy::CallerId;
 use crate::sip::Peer;
 use crate::sip::dialog::Dialog;
 use crate::sip::message::option_tags;
+use crate::sip::reliable::{PrackOutcome, ReliableOutput, ReliableProvisionals};
 use crate::sip::reply;
 use crate::sip::session_timer::Negotiated;
 use crate::sip::transaction::TxId;
@@ -32,8 +33,8 @@ pub(super) struct Pending {
     /// Where the call's RTP socket binds.
     pub bind: SocketAddr,
     pub rang: bool,
-    /// RSeq of our reliable 180, when the carrier required 100rel (RFC 3262).
-    pub rseq: Option<u32>,
+    /// Our reliable 180 until PRACKed, when the carrier required 100rel (RFC 3262).
+    pub reliable: Option<ReliableProvisionals>,
 }
 
 impl Switchboard {
@@ -122,7 +123,7 @@ impl Switchboard {
             timer,
             port,
             rang: false,
-            rseq: None,
+            reliable: None,
         })
     }
 
@@ -224,17 +225,26 @@ impl Switchboard {
         }
         p.rang = true;
         let (tx, req, tag) = (p.tx, p.req.clone(), p.tag.clone());
-        let mut extra = vec![reply::other("Allow", ALLOW)];
-        if option_tags(&req.headers, "Require")
+        let extra = vec![reply::other("Allow", ALLOW)];
+        let reliable = option_tags(&req.headers, "Require")
             .iter()
-            .any(|t| t == "100rel")
-        {
-            let rseq = (rand::random::<u32>() >> 1).max(1);
-            p.rseq = Some(rseq);
-            extra.push(reply::other("Require", "100rel"));
-            extra.push(reply::other("RSeq", rseq.to_string()));
+            .any(|t| t == "100rel");
+        let ringing = reply::response(&req, 180, "Ringing", Some(&tag), &self.cfg.sip.user_agent);
+        let ringing = reply::finish(ringing, extra, None);
+        let ringing = if reliable {
+            let mut rp = ReliableProvisionals::new(Duration::from_millis(self.cfg.sip.t1_ms));
+            let first = rp.send(now, ringing);
+            p.reliable = Some(rp);
+            first
+        } else {
+            Some(ringing)
+        };
+        if let Some(r) = ringing {
+            self.metrics.sip_responses.with_label_values(&["180"]).inc();
+            if let Err(e) = self.tx.send_response(now, tx, r) {
+                tracing::warn!(error = %e, "could not send 180");
+            }
         }
-        self.respond_tagged(now, tx, &req, 180, "Ringing", &tag, extra, None);
         self.drain_tx(now);
     }
 
@@ -257,6 +267,7 @@ impl Switchboard {
             486 => "Busy Here",
             603 => "Decline",
             487 => "Request Terminated",
+            500 => "Server Internal Error (no PRACK)",
             _ => "Temporarily Unavailable",
         };
         self.release(&p.trunk, p.port);
@@ -315,8 +326,9 @@ impl Switchboard {
 }
 
 impl Switchboard {
-    /// A PRACK for a ringing call's reliable 180: 200 when its RAck names our RSeq and the
-    /// INVITE's CSeq, else 481 (RFC 3262 §7.2). True when the PRACK belonged to a ringing call.
+    /// A PRACK for a ringing call's reliable 180: 200 when its RAck matches the outstanding
+    /// response, 481 otherwise, 400 when unreadable (RFC 3262 §7.2). True when the PRACK
+    /// belonged to a ringing call.
     pub(super) fn on_prack_for_pending(
         &mut self,
         now: Instant,
@@ -326,34 +338,63 @@ impl Switchboard {
         let Ok(call_id) = req.call_id_header().map(|c| c.value().to_owned()) else {
             return false;
         };
-        let Some((rseq, tag, invite_cseq)) = self.pending.values().find_map(|p| {
-            let same_call = p.req.call_id_header().is_ok_and(|c| c.value() == call_id);
-            let cseq = p.req.cseq_header().ok()?.typed().ok()?.seq;
-            same_call.then(|| (p.rseq, p.tag.clone(), cseq))
-        }) else {
+        let Some(p) = self
+            .pending
+            .values_mut()
+            .find(|p| p.req.call_id_header().is_ok_and(|c| c.value() == call_id))
+        else {
             return false;
         };
+        let tag = p.tag.clone();
         let rack = crate::sip::message::header_value(&req.headers, "RAck").unwrap_or("");
-        let mut parts = rack.split_whitespace();
-        let matches = rseq.is_some_and(|r| parts.next() == Some(r.to_string().as_str()))
-            && parts.next() == Some(invite_cseq.to_string().as_str())
-            && parts
-                .next()
-                .is_some_and(|m| m.eq_ignore_ascii_case("INVITE"));
-        if matches {
-            self.respond_tagged(now, tx, req, 200, "OK", &tag, vec![], None);
-        } else {
-            self.respond_tagged(
-                now,
-                tx,
-                req,
-                481,
-                "Call/Transaction Does Not Exist",
-                &tag,
-                vec![],
-                None,
-            );
-        }
+        let outcome = p
+            .reliable
+            .as_mut()
+            .map_or(PrackOutcome::NoMatch, |rp| rp.handle_prack(rack));
+        let (code, reason) = match outcome {
+            PrackOutcome::Acknowledged => (200, "OK"),
+            PrackOutcome::Malformed => (400, "Bad Request (RAck)"),
+            _ => (481, "Call/Transaction Does Not Exist"),
+        };
+        self.respond_tagged(now, tx, req, code, reason, &tag, vec![], None);
         true
+    }
+
+    /// Retransmits unacknowledged reliable 180s; one never PRACKed ends the call with 500.
+    pub(super) fn reliable_timers(&mut self, now: Instant) {
+        let mut expired = Vec::new();
+        let mut resend = Vec::new();
+        for (id, p) in self.pending.iter_mut() {
+            let Some(rp) = p.reliable.as_mut() else {
+                continue;
+            };
+            while let Some(out) = rp.poll_output(now) {
+                match out {
+                    ReliableOutput::Transmit(r) => resend.push((p.tx, r)),
+                    ReliableOutput::Expired => expired.push(id.clone()),
+                }
+            }
+        }
+        for (tx, r) in resend {
+            let _ = self.tx.send_response(now, tx, r);
+        }
+        for id in expired {
+            tracing::info!(call = %id, "no PRACK for our reliable 180, refusing the call");
+            self.reject_call(now, &id, 500);
+            self.events
+                .push_back(SwitchEvent::MediaStop { call: id.clone() });
+            self.events.push_back(SwitchEvent::CallEnded {
+                call: id,
+                reason: reasons::NO_PRACK,
+            });
+        }
+    }
+
+    /// When the next reliable 180 retransmission or give-up is due.
+    pub(super) fn reliable_timeout(&self) -> Option<Instant> {
+        self.pending
+            .values()
+            .filter_map(|p| p.reliable.as_ref()?.poll_timeout())
+            .min()
     }
 }

@@ -433,8 +433,37 @@ mod endpoint_calls {
         };
         let out = h.send(CARRIER, &prack("z9hG4bK-pr2", &format!("{rseq} 1 INVITE")));
         assert_eq!(status(&out[0]), 200, "{}", out[0]);
+        let later = h.advance(Duration::from_secs(5));
+        assert!(
+            !later.iter().any(|m| status(m) == 180),
+            "no retransmission after PRACK: {later:?}"
+        );
         let out = h.send(CARRIER, &prack("z9hG4bK-pr3", "999999 1 INVITE"));
         assert_eq!(status(&out[0]), 481, "{}", out[0]);
+    }
+
+    #[test]
+    fn reliable_180_is_retransmitted_until_prack_or_the_call_is_refused() {
+        let mut h = Harness::new();
+        let (call, _) = ringing_call(&mut h, "z9hG4bK-rt1", "Require: 100rel\r\n");
+        h.core.ring_call(h.now, &call);
+        assert_eq!(status(&h.out()[0]), 180);
+        let again = h.advance(Duration::from_millis(600));
+        assert!(
+            again
+                .iter()
+                .any(|m| status(m) == 180 && m.contains("RSeq:")),
+            "180 retransmitted at T1: {again:?}"
+        );
+        let end = h.advance(Duration::from_secs(40));
+        assert!(
+            end.iter().any(|m| status(m) == 500),
+            "no PRACK in 64*T1: the INVITE is refused 5xx"
+        );
+        assert!(h.events().iter().any(
+            |e| matches!(e, SwitchEvent::CallEnded { reason, .. } if *reason == reasons::NO_PRACK)
+        ));
+        assert_eq!(h.core.pending_calls(), 0);
     }
 
     #[test]
