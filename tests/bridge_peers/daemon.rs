@@ -21,6 +21,11 @@ pub struct Daemon {
 
 /// Starts the daemon on loopback with ports 0; outbound calls go to `uas`.
 pub async fn daemon(uas: SocketAddr, media_base: u16) -> Daemon {
+    daemon_with(uas, media_base, "").await
+}
+
+/// As `daemon`, with `media_extra` (TOML lines) added to the `[media]` table.
+pub async fn daemon_with(uas: SocketAddr, media_base: u16, media_extra: &str) -> Daemon {
     let text = format!(
         r#"
 [sip]
@@ -34,6 +39,7 @@ advertised_ip = "127.0.0.1"
 port_min = {media_base}
 port_max = {max}
 webrtc_port = 0
+{media_extra}
 [trunks.carrier]
 addresses = ["127.0.0.1/32"]
 destination = "{uas}"

@@ -262,16 +262,16 @@ impl Switchboard {
                 Transport::Tcp => self.local.tcp_port,
             });
             let branch = format!("z9hG4bK{:016x}", rand::random::<u64>());
-            let mut bye = call.dialog.make_request(
+            let bye = call.dialog.make_request(
                 rsip::Method::Bye,
                 &host,
                 port.unwrap_or(5060),
                 transport,
                 &branch,
             );
-            bye.headers.push(rsip::Header::ContentLength(
-                rsip::headers::ContentLength::new("0"),
-            ));
+            // Fix: `make_request` already carries `Content-Length: 0`; a second one was
+            // pushed here, so every bridge-sent BYE on an inbound call had the header twice
+            // (a single-valued header, RFC 3261 §20.14; strict carriers reject it with 400).
             let peer = call.peer;
             match self.tx.send_request(now, bye, peer) {
                 Ok(tx) => {
