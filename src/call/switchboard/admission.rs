@@ -19,13 +19,10 @@ pub enum AuthOutcome {
 }
 
 impl Switchboard {
-    /// The trunk whose `addresses` contain `ip`, if any.
+    /// The trunk whose `addresses` contain `ip`, if any (the policy's rule: the most
+    /// specific network wins).
     pub(super) fn trunk_by_source(&self, ip: IpAddr) -> Option<&str> {
-        self.cfg
-            .trunks
-            .iter()
-            .find(|(_, t)| t.addresses.iter().any(|n| n.contains(&ip)))
-            .map(|(name, _)| name.as_str())
+        policy::trunk_by_source(&self.cfg, ip).map(|(name, _)| name)
     }
 
     /// Whether any trunk authenticates with credentials (so 401 is the right answer).

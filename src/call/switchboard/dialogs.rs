@@ -71,18 +71,12 @@ pub struct Call {
 
 impl Switchboard {
     fn call_for(&self, req: &rsip::Request) -> Option<CallId> {
-        let call_id = req.call_id_header().ok()?.value().to_owned();
-        let local_tag = req
-            .to_header()
-            .ok()?
-            .typed()
-            .ok()?
-            .tag()?
-            .value()
-            .to_owned();
+        let key = crate::sip::dialog::dialog_id_of_request(req)?;
         self.calls
             .values()
-            .find(|c| c.dialog.id().call_id == call_id && c.dialog.id().local_tag == local_tag)
+            .find(|c| {
+                c.dialog.id().call_id == key.call_id && c.dialog.id().local_tag == key.local_tag
+            })
             .map(|c| c.id.clone())
     }
 

@@ -530,18 +530,10 @@ impl Switchboard {
 
     /// A BYE (or other request) from the carrier inside a leg's dialog.
     pub(super) fn leg_for(&self, req: &rsip::Request) -> Option<LegId> {
-        let call_id = req.call_id_header().ok()?.value().to_owned();
-        let local_tag = req
-            .to_header()
-            .ok()?
-            .typed()
-            .ok()?
-            .tag()?
-            .value()
-            .to_owned();
+        let key = crate::sip::dialog::dialog_id_of_request(req)?;
         self.legs.iter().find_map(|(id, l)| {
             let d = l.dialog.as_ref()?;
-            (d.id().call_id == call_id && d.id().local_tag == local_tag).then_some(*id)
+            (d.id().call_id == key.call_id && d.id().local_tag == key.local_tag).then_some(*id)
         })
     }
 
