@@ -246,26 +246,7 @@ fn privacy_id_with_pai_reaches_routing_as_unknown_caller() {
 fn sigterm_refuses_new_calls_and_lets_active_ones_finish() {
     let mut d = Daemon::start(&config(30000, false));
     let dir = TempDir::new("drain");
-    let audio = dir.0.join("silence.pcmu");
-    std::fs::write(&audio, vec![0xffu8; 1600]).expect("audio");
-    let long_call = scenario(
-        "echo_rtp.xml",
-        &dir,
-        &[
-            ("AUDIO", audio.to_str().expect("utf-8")),
-            ("HOLD_MS", "3000"),
-        ],
-    );
-    let target = d.sip_udp;
-    let active = std::thread::spawn(move || {
-        sipp(
-            &long_call,
-            target,
-            "127.0.0.1",
-            &["-s", "+14155550199", "-m", "1", "-mi", "127.0.0.1"],
-            LIMIT,
-        )
-    });
+    let active = long_echo_call(&d, &dir, 3000);
     std::thread::sleep(Duration::from_millis(1000));
     d.send_signal("TERM");
     std::thread::sleep(Duration::from_millis(300));
@@ -308,26 +289,7 @@ fn sigterm_refuses_new_calls_and_lets_active_ones_finish() {
 fn sigint_ends_active_calls_at_once() {
     let mut d = Daemon::start(&config(29000, false));
     let dir = TempDir::new("sigint");
-    let audio = dir.0.join("silence.pcmu");
-    std::fs::write(&audio, vec![0xffu8; 1600]).expect("audio");
-    let long_call = scenario(
-        "echo_rtp.xml",
-        &dir,
-        &[
-            ("AUDIO", audio.to_str().expect("utf-8")),
-            ("HOLD_MS", "5000"),
-        ],
-    );
-    let target = d.sip_udp;
-    let active = std::thread::spawn(move || {
-        sipp(
-            &long_call,
-            target,
-            "127.0.0.1",
-            &["-s", "+14155550199", "-m", "1", "-mi", "127.0.0.1"],
-            LIMIT,
-        )
-    });
+    let active = long_echo_call(&d, &dir, 5000);
     std::thread::sleep(Duration::from_millis(1000));
     let status = d.signal("INT").expect("daemon exits on SIGINT");
     assert!(status.success(), "{}", d.log_text());
@@ -343,4 +305,27 @@ fn sigint_ends_active_calls_at_once() {
         "the call was cut: {}",
         describe(&first)
     );
+}
+
+/// Starts one echo call that streams silence and holds `hold_ms` before its BYE; the handle
+/// yields SIPp's result.
+fn long_echo_call(
+    d: &Daemon,
+    dir: &TempDir,
+    hold_ms: u32,
+) -> std::thread::JoinHandle<std::process::Output> {
+    let audio = dir.0.join("silence.pcmu");
+    std::fs::write(&audio, vec![0xffu8; 1600]).expect("audio");
+    let hold = hold_ms.to_string();
+    let call = scenario(
+        "echo_rtp.xml",
+        dir,
+        &[
+            ("AUDIO", audio.to_str().expect("utf-8")),
+            ("HOLD_MS", &hold),
+        ],
+    );
+    let target = d.sip_udp;
+    let args = ["-s", "+14155550199", "-m", "1", "-mi", "127.0.0.1"];
+    std::thread::spawn(move || sipp(&call, target, "127.0.0.1", &args, LIMIT))
 }
