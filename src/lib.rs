@@ -11,6 +11,7 @@ pub mod config;
 pub mod driver;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod loadgen;
 pub mod media;
 pub mod policy;
 pub mod sip;

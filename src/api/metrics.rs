@@ -87,9 +87,8 @@ impl Metrics {
             registry,
         };
         #[cfg(target_os = "linux")]
-        {
-            let pc = prometheus::process_collector::ProcessCollector::for_self();
-            // A second registration can only fail if the names clash, which they do not.
+        if let Ok(pc) = super::process_metrics::ProcessMetrics::new() {
+            // Registration can only fail if names clash, which they do not.
             let _ = m.registry.register(Box::new(pc));
         }
         m

@@ -2,6 +2,8 @@
 
 pub mod http;
 pub mod metrics;
+#[cfg(target_os = "linux")]
+mod process_metrics;
 pub mod signaling;
 pub mod web;
 

@@ -1,0 +1,194 @@
+//! The result of a run: one JSON object and one markdown row.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::http::Sample;
+use super::stats::percentile;
+use super::{Measure, Mode, RunArgs};
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub mode: Mode,
+    pub calls: usize,
+    pub rate: f64,
+    pub hold_s: f64,
+    pub endpoints: usize,
+    pub calls_ok: usize,
+    pub calls_failed: usize,
+    pub failed_by_reason: BTreeMap<String, usize>,
+    /// Calls up during the measuring window (all set up, none hung up yet).
+    pub calls_measured: usize,
+    pub window_s: Option<f64>,
+    /// Daemon CPU over the window, in percent of one core.
+    pub daemon_cpu_percent: Option<f64>,
+    pub cpu_percent_per_call: Option<f64>,
+    /// 100 / cpu_percent_per_call: calls one core carries at this per-call cost.
+    pub calls_per_core: Option<f64>,
+    /// Daemon RSS growth from before the run to the end of the window, per call.
+    pub rss_bytes_per_call: Option<f64>,
+    pub daemon_rss_bytes: f64,
+    /// The daemon's `active_calls` at the end of the window (its own count of `calls_measured`).
+    pub daemon_active_calls: Option<f64>,
+    /// Daemon CPU over the whole run per call placed (set-up, media, teardown), in ms.
+    pub cpu_ms_per_call: f64,
+    /// Packets lost over packets expected, both ends together.
+    pub loss_percent: f64,
+    pub carrier_loss_percent: f64,
+    pub endpoint_loss_percent: f64,
+    pub carrier_jitter_ms: f64,
+    pub endpoint_jitter_ms: f64,
+    pub carrier_jitter_ms_max: f64,
+    pub endpoint_jitter_ms_max: f64,
+    /// Inbound: INVITE → 200 OK. Outbound: startPhoneCall → Connected.
+    pub setup_ms_p50: Option<f64>,
+    pub setup_ms_p99: Option<f64>,
+    /// Answer → first audio at the endpoint.
+    pub media_ms_p50: Option<f64>,
+    pub media_ms_p99: Option<f64>,
+    /// The generator's own CPU over the window (percent of one core): near 100 means the
+    /// generator, not the daemon, was the limit.
+    pub loadgen_cpu_percent: Option<f64>,
+    pub loadgen_late_frames: u64,
+    pub sip_retransmits: u64,
+}
+
+pub const MARKDOWN_HEADER: &str = "| mode | calls ok/failed | rate /s | hold s | calls up | daemon CPU % | CPU %/call | calls/core | RSS/call KiB | loss % | jitter ms carrier/endpoint | set-up p50/p99 ms | media p99 ms | loadgen CPU % |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+
+impl Report {
+    pub(super) fn new(
+        args: &RunArgs,
+        endpoints: usize,
+        before: Sample,
+        after: Sample,
+        m: Measure,
+    ) -> Report {
+        let outcomes = &m.finished;
+        let ok: Vec<_> = outcomes.iter().filter(|o| o.failure.is_none()).collect();
+        let mut failed_by_reason = BTreeMap::new();
+        for o in outcomes {
+            if let Some(f) = &o.failure {
+                *failed_by_reason.entry(f.clone()).or_insert(0) += 1;
+            }
+        }
+        let sum = |f: &dyn Fn(&super::call::Outcome) -> u64| outcomes.iter().map(f).sum::<u64>();
+        let c_exp = sum(&|o| o.carrier.expected());
+        let c_lost = sum(&|o| o.carrier.lost());
+        let e_exp = sum(&|o| o.endpoint.expected());
+        let e_lost = sum(&|o| o.endpoint.lost());
+        let pct = |lost: u64, exp: u64| {
+            if exp == 0 {
+                0.0
+            } else {
+                lost as f64 * 100.0 / exp as f64
+            }
+        };
+        let with_media: Vec<_> = outcomes.iter().filter(|o| o.carrier.received > 1).collect();
+        let mean = |f: &dyn Fn(&super::call::Outcome) -> f64| {
+            let n = with_media.len().max(1) as f64;
+            with_media.iter().map(|o| f(o)).fold(0.0, |a, b| a + b) / n
+        };
+        let max =
+            |f: &dyn Fn(&super::call::Outcome) -> f64| outcomes.iter().map(f).fold(0.0, f64::max);
+        let mut setup: Vec<f64> = ok.iter().filter_map(|o| o.setup_ms).collect();
+        let mut media: Vec<f64> = ok.iter().filter_map(|o| o.media_ms).collect();
+        let w = m.window.as_ref();
+        let window_s = w.map(|w| (w.end.at - w.start.at).as_secs_f64());
+        let daemon_cpu_percent =
+            w.map(|w| (w.end.cpu_seconds - w.start.cpu_seconds) * 100.0 / window_s.unwrap_or(1.0));
+        let per_call = w
+            .filter(|w| w.calls_up > 0)
+            .and_then(|w| Some(daemon_cpu_percent? / w.calls_up as f64));
+        let rss_per_call = w
+            .filter(|w| w.calls_up > 0)
+            .map(|w| (w.end.rss_bytes - before.rss_bytes) / w.calls_up as f64);
+        Report {
+            mode: args.mode,
+            calls: args.calls,
+            rate: args.rate,
+            hold_s: args.hold,
+            endpoints,
+            calls_ok: ok.len(),
+            calls_failed: outcomes.len() - ok.len(),
+            failed_by_reason,
+            calls_measured: w.map_or(0, |w| w.calls_up),
+            window_s,
+            daemon_cpu_percent,
+            cpu_percent_per_call: per_call,
+            calls_per_core: per_call.filter(|p| *p > 0.0).map(|p| 100.0 / p),
+            rss_bytes_per_call: rss_per_call,
+            daemon_rss_bytes: after.rss_bytes,
+            daemon_active_calls: w.map(|w| w.end.active_calls),
+            cpu_ms_per_call: (after.cpu_seconds - before.cpu_seconds) * 1000.0 / args.calls as f64,
+            loss_percent: pct(c_lost + e_lost, c_exp + e_exp),
+            carrier_loss_percent: pct(c_lost, c_exp),
+            endpoint_loss_percent: pct(e_lost, e_exp),
+            carrier_jitter_ms: mean(&|o| o.carrier.jitter_ms()),
+            endpoint_jitter_ms: mean(&|o| o.endpoint.jitter_ms()),
+            carrier_jitter_ms_max: max(&|o| o.carrier.jitter_ms()),
+            endpoint_jitter_ms_max: max(&|o| o.endpoint.jitter_ms()),
+            setup_ms_p50: percentile(&mut setup, 50.0),
+            setup_ms_p99: percentile(&mut setup, 99.0),
+            media_ms_p50: percentile(&mut media, 50.0),
+            media_ms_p99: percentile(&mut media, 99.0),
+            loadgen_cpu_percent: w.and_then(|w| Some(w.own_cpu_seconds * 100.0 / window_s?)),
+            loadgen_late_frames: outcomes.iter().map(|o| o.late_frames).sum(),
+            sip_retransmits: outcomes.iter().map(|o| u64::from(o.sip_retransmits)).sum(),
+        }
+    }
+
+    pub fn markdown_row(&self) -> String {
+        let f = |v: Option<f64>, d: usize| v.map_or("–".to_owned(), |v| format!("{v:.d$}"));
+        format!(
+            "| {mode} | {ok}/{failed} | {rate} | {hold} | {up} | {cpu} | {per} | {core} | {rss} | {loss:.3} | {cj:.2}/{ej:.2} | {s50}/{s99} | {m99} | {lg} |",
+            mode = serde_json::to_value(self.mode)
+                .map_or(String::new(), |v| v.as_str().unwrap_or("").to_owned()),
+            ok = self.calls_ok,
+            failed = self.calls_failed,
+            rate = self.rate,
+            hold = self.hold_s,
+            up = self.calls_measured,
+            cpu = f(self.daemon_cpu_percent, 1),
+            per = f(self.cpu_percent_per_call, 3),
+            core = f(self.calls_per_core, 0),
+            rss = f(self.rss_bytes_per_call.map(|b| b / 1024.0), 0),
+            loss = self.loss_percent,
+            cj = self.carrier_jitter_ms,
+            ej = self.endpoint_jitter_ms,
+            s50 = f(self.setup_ms_p50, 1),
+            s99 = f(self.setup_ms_p99, 1),
+            m99 = f(self.media_ms_p99, 1),
+            lg = f(self.loadgen_cpu_percent, 1),
+        )
+    }
+}
+
+/// This process's CPU time (user + system), in seconds, from `/proc/self/stat` (Linux
+/// reports it in USER_HZ = 100 ticks per second); 0 where unavailable.
+pub fn own_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces): state is field 3,
+    // utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn own_cpu_time_grows_with_work() {
+        let a = super::own_cpu_seconds();
+        let mut x = 0u64;
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(300);
+        while std::time::Instant::now() < until {
+            x = x.wrapping_mul(31).wrapping_add(7);
+        }
+        std::hint::black_box(x);
+        assert!(super::own_cpu_seconds() > a, "busy loop not counted");
+    }
+}
