@@ -39,12 +39,10 @@ impl Signaling {
             inbox_tx: tx,
             metrics: self.node.metrics.clone(),
         };
-        let metrics = self.node.metrics.clone();
-        metrics.active_calls.inc();
+        // The `active_calls` gauge is the switchboard's: inbound calls plus outbound legs.
         tokio::spawn(async move {
             let id = setup.id.clone();
             let reason = call_task::run(setup, links, rx).await;
-            metrics.active_calls.dec();
             tracing::debug!(call = %id, code = reason.code, sub_code = reason.sub_code, "call task ended");
         });
     }

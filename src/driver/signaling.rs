@@ -124,7 +124,9 @@ impl Signaling {
                 }
             }
             self.flush();
-            if drain_deadline.is_some() && self.core.active_calls() == 0 {
+            // Inbound calls and outbound legs both hold a drain open.
+            let active = self.core.active_calls() + self.core.active_legs();
+            if drain_deadline.is_some() && active == 0 {
                 tracing::info!("drained: no active calls");
                 return self.finish().await;
             }

@@ -20,6 +20,10 @@ pub struct Generate {
     pub sip: SocketAddr,
     pub http: SocketAddr,
     pub media_ip: std::net::IpAddr,
+    /// Trunk-side RTP ports; keep them below the kernel's ephemeral range (32768+),
+    /// where the generator's own sockets live.
+    pub ports: (u16, u16),
+    pub webrtc_port: u16,
     pub secret: String,
 }
 
@@ -44,11 +48,10 @@ bind = "{http}"
 [media]
 bind_ip = "{media}"
 advertised_ip = "{media}"
-# One trunk-side port per call, below the kernel's ephemeral range (32768+) where the
-# generator's own sockets live.
-port_min = 10000
-port_max = 31999
-webrtc_port = 9000
+# One trunk-side port per call.
+port_min = {port_min}
+port_max = {port_max}
+webrtc_port = {webrtc_port}
 
 # The generator's carrier: admitted by address, and where outbound calls go.
 [trunks.loadgen]
@@ -77,6 +80,9 @@ allow = ["{DIAL_PREFIX}*"]
         carrier = g.carrier,
         carrier_ip = g.carrier.ip(),
         secret = g.secret,
+        port_min = g.ports.0,
+        port_max = g.ports.1,
+        webrtc_port = g.webrtc_port,
     );
     for i in 0..g.endpoints {
         let _ = writeln!(s, "\"{DID_PREFIX}{i:04}\" = \"lg{i:04}\"");
@@ -114,6 +120,8 @@ mod tests {
             sip: "127.0.0.1:5060".parse().unwrap(),
             http: "127.0.0.1:8080".parse().unwrap(),
             media_ip: "127.0.0.1".parse().unwrap(),
+            ports: (10000, 10999),
+            webrtc_port: 0,
             secret: "a load-test secret of at least 32 bytes".into(),
         };
         let text = generate(&g);

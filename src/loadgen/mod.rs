@@ -77,6 +77,14 @@ pub struct ConfigArgs {
     pub http: SocketAddr,
     #[arg(long, default_value = "127.0.0.1")]
     pub media_ip: IpAddr,
+    /// The daemon's trunk-side RTP port range (one port per call).
+    #[arg(long, default_value_t = 10000)]
+    pub port_min: u16,
+    #[arg(long, default_value_t = 31999)]
+    pub port_max: u16,
+    /// The daemon's WebRTC port (0: any).
+    #[arg(long, default_value_t = 9000)]
+    pub webrtc_port: u16,
 }
 
 #[derive(Debug, clap::Args)]
@@ -177,6 +185,8 @@ fn generate_config(c: &ConfigArgs) -> String {
         sip: c.sip,
         http: c.http,
         media_ip: c.media_ip,
+        ports: (c.port_min, c.port_max),
+        webrtc_port: c.webrtc_port,
         secret,
     })
 }

@@ -33,6 +33,9 @@ pub struct Report {
     pub daemon_active_calls: Option<f64>,
     /// Daemon CPU over the whole run per call placed (set-up, media, teardown), in ms.
     pub cpu_ms_per_call: f64,
+    /// Audio packets received by the carrier and by the endpoints.
+    pub carrier_packets: u64,
+    pub endpoint_packets: u64,
     /// Packets lost over packets expected, both ends together.
     pub loss_percent: f64,
     pub carrier_loss_percent: f64,
@@ -121,6 +124,8 @@ impl Report {
             daemon_rss_bytes: after.rss_bytes,
             daemon_active_calls: w.map(|w| w.end.active_calls),
             cpu_ms_per_call: (after.cpu_seconds - before.cpu_seconds) * 1000.0 / args.calls as f64,
+            carrier_packets: sum(&|o| o.carrier.received),
+            endpoint_packets: sum(&|o| o.endpoint.received),
             loss_percent: pct(c_lost + e_lost, c_exp + e_exp),
             carrier_loss_percent: pct(c_lost, c_exp),
             endpoint_loss_percent: pct(e_lost, e_exp),

@@ -338,7 +338,8 @@ impl Switchboard {
             }
         }
         self.metrics.active_transactions.set(self.tx.len() as i64);
-        self.metrics.active_calls.set(self.calls.len() as i64);
+        let calls = self.calls.len() + self.legs.len();
+        self.metrics.active_calls.set(calls as i64);
     }
 
     fn dispatch(&mut self, now: Instant, tx: Option<TxId>, req: rsip::Request, peer: Peer) {
