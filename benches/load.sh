@@ -21,7 +21,8 @@ sip=127.0.0.1:${SIP_PORT:-15060}; http=127.0.0.1:${HTTP_PORT:-18080}; carrier=12
 PSTN_BRIDGE_LOG=${PSTN_BRIDGE_LOG:-warn} taskset -c 0 "$bin/pstn-bridge" --config "$work/load.toml" \
     2> "$work/daemon.log" &
 daemon=$!
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/${http%:*}/${http#*:}") 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/${http%:*}/${http#*:}") 2>/dev/null && break; sleep 0.1; done
+kill -0 "$daemon" 2>/dev/null || { echo "daemon did not start:" >&2; cat "$work/daemon.log" >&2; exit 1; }
 
 echo "load before: $(uptime)" >&2
 taskset -c 1 "$bin/pstn-bridge-loadgen" --daemon "http://$http" --bridge-config "$work/load.toml" \

@@ -152,6 +152,13 @@ pub struct MediaConfig {
     /// Opus in-band forward error correction.
     #[serde(default = "default_true")]
     pub opus_fec: bool,
+    /// Kernel receive/send buffer of the shared WebRTC socket, in bytes (0: kernel default).
+    #[serde(default = "default_socket_buffer")]
+    pub socket_buffer_bytes: usize,
+}
+
+fn default_socket_buffer() -> usize {
+    4 * 1024 * 1024
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -5,6 +5,7 @@ pub mod call_task;
 mod echo;
 pub mod endpoints;
 mod signaling;
+mod socket_buffers;
 mod tcp;
 mod udp;
 mod webrtc_socket;
@@ -200,7 +201,7 @@ pub async fn start(cfg: Config, shutdown: Shutdown) -> Result<Running, DriverErr
     });
     let (in_tx, in_rx) = mpsc::channel::<Inbound>(8192);
     let webrtc_addr = SocketAddr::new(cfg.media.bind_ip, cfg.media.webrtc_port);
-    let webrtc = webrtc_socket::WebRtcSocket::bind(webrtc_addr)
+    let webrtc = webrtc_socket::WebRtcSocket::bind(webrtc_addr, cfg.media.socket_buffer_bytes)
         .await
         .map_err(|source| DriverError::Bind {
             what: "WebRTC/UDP",

@@ -32,8 +32,11 @@ pub struct WebRtcSocket {
 }
 
 impl WebRtcSocket {
-    pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
-        let sock = Arc::new(UdpSocket::bind(addr).await?);
+    /// Binds the shared socket with kernel buffers of `buffer_bytes` (every call's media
+    /// arrives here: a small buffer loses datagrams whenever the daemon is briefly busy).
+    pub async fn bind(addr: SocketAddr, buffer_bytes: usize) -> std::io::Result<Self> {
+        let sock = super::socket_buffers::bind_udp(addr, buffer_bytes, "webrtc")?;
+        let sock = Arc::new(sock);
         let local = sock.local_addr()?;
         let (control, rx) = mpsc::channel(1024);
         tokio::spawn(demux(sock.clone(), local, rx));
