@@ -10,6 +10,8 @@ pub struct Metrics {
     pub sip_dropped: IntCounterVec,
     pub active_calls: IntGauge,
     pub active_transactions: IntGauge,
+    /// The admission rule's view of CPU load, in percent of the usable cores.
+    pub cpu_load_percent: prometheus::Gauge,
     pub rtp_packets: IntCounterVec,
     pub media_packets: IntCounterVec,
     pub media_bytes: IntCounterVec,
@@ -84,6 +86,15 @@ impl Metrics {
             ),
             active_calls: gauge("active_calls", "Calls in progress."),
             active_transactions: gauge("sip_active_transactions", "Live SIP transactions."),
+            cpu_load_percent: {
+                let g = prometheus::Gauge::new(
+                    "cpu_load_percent",
+                    "Measured CPU load plus calls admitted since, in percent of usable cores.",
+                )
+                .expect("valid metric");
+                let _ = registry.register(Box::new(g.clone()));
+                g
+            },
             registry,
         };
         #[cfg(target_os = "linux")]

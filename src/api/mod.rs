@@ -3,7 +3,7 @@
 pub mod http;
 pub mod metrics;
 #[cfg(target_os = "linux")]
-mod process_metrics;
+pub(crate) mod process_metrics;
 pub mod signaling;
 pub mod web;
 

@@ -74,6 +74,12 @@ impl Collector for ProcessMetrics {
     }
 }
 
+/// This process's CPU time (user + system) in seconds, if `/proc` tells.
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    Some(parse_stat(&stat).0)
+}
+
 /// CPU seconds (utime + stime, USER_HZ = 100) and threads from `/proc/self/stat`.
 fn parse_stat(stat: &str) -> (f64, f64) {
     // The command name may hold spaces and ')': fields are counted after the last ')'.

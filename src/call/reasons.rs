@@ -74,6 +74,11 @@ pub const SHUTDOWN: EndReason = EndReason {
     code: 503,
     sub_code: 50302,
 };
+/// The bridge is at capacity (measured load): the call was not placed.
+pub const AT_CAPACITY: EndReason = EndReason {
+    code: 503,
+    sub_code: 50303,
+};
 /// The endpoint declined the call.
 pub const ENDPOINT_DECLINED: EndReason = EndReason {
     code: 603,

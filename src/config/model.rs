@@ -24,6 +24,39 @@ pub struct Config {
     pub apps: BTreeMap<String, AppConfig>,
     #[serde(default)]
     pub emergency: EmergencyConfig,
+    #[serde(default)]
+    pub admission: AdmissionConfig,
+}
+
+/// Admission by measured load: new calls are refused while the daemon is near capacity.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdmissionConfig {
+    /// Refuse new calls while measured CPU load plus the expected cost of calls admitted
+    /// since the last measurement passes this percentage of the cores the daemon may use.
+    /// 0 disables the rule.
+    #[serde(default = "default_max_cpu_percent")]
+    pub max_cpu_percent: u8,
+    /// Retry-After (seconds) on the 503 that refuses a call for load.
+    #[serde(default = "default_retry_after")]
+    pub retry_after_s: u32,
+}
+
+impl Default for AdmissionConfig {
+    fn default() -> Self {
+        Self {
+            max_cpu_percent: default_max_cpu_percent(),
+            retry_after_s: default_retry_after(),
+        }
+    }
+}
+
+fn default_max_cpu_percent() -> u8 {
+    85
+}
+
+fn default_retry_after() -> u32 {
+    5
 }
 
 /// Emergency short codes: never rewritten into E.164, placed only on trunks marked

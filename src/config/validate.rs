@@ -13,6 +13,12 @@ pub fn validate(cfg: &Config) -> Result<(), Invalid> {
             "no SIP transport: set bind_udp and/or bind_tcp".into(),
         ));
     }
+    if cfg.admission.max_cpu_percent > 100 {
+        return Err((
+            "admission.max_cpu_percent".into(),
+            "a percentage of the usable cores: 0 (off) to 100".into(),
+        ));
+    }
     if cfg.sip.advertised_host.trim().is_empty() {
         return Err(("sip.advertised_host".into(), "must not be empty".into()));
     }

@@ -88,6 +88,12 @@ impl Signaling {
             call_end_reason: WireEndReason::from(reason),
             reason: text.to_owned(),
         };
+        if self.core.admit_load().is_err() {
+            tracing::info!("at capacity: endpoint call refused");
+            return start
+                .session
+                .send(refuse(reasons::AT_CAPACITY, "at capacity"));
+        }
         let Some(port) = self.core.take_media_port() else {
             return start
                 .session

@@ -84,6 +84,10 @@ impl Signaling {
         mut shutdown: Shutdown,
     ) {
         let mut drain_deadline: Option<Instant> = None;
+        // The admission rule measures the process's CPU every half second.
+        let mut load_tick = tokio::time::interval(Duration::from_millis(500));
+        load_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         loop {
             let timer = self.core.poll_timeout().map(Instant::from_std);
             tokio::select! {
@@ -92,6 +96,12 @@ impl Signaling {
                 }
                 _ = sleep_until(timer) => self.core.handle_timeout(Instant::now().into_std()),
                 Some(cmd) = commands.recv() => self.command(cmd),
+                _ = load_tick.tick() => {
+                    #[cfg(target_os = "linux")]
+                    if let Some(cpu) = crate::api::process_metrics::cpu_seconds() {
+                        self.core.handle_load_sample(Instant::now().into_std(), cpu, cores);
+                    }
+                }
                 Some((call, problem)) = self.media_rx.recv() => {
                     let reason = match problem {
                         MediaProblem::BindFailed => reasons::MEDIA_FAILURE,

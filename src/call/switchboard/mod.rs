@@ -7,6 +7,7 @@ mod dialogs;
 mod hold;
 mod inbound;
 mod limits;
+mod load;
 mod outbound;
 mod pending;
 mod ports;
@@ -119,6 +120,7 @@ pub struct Switchboard {
     nonces: NonceIssuer,
     ports: PortPool,
     limits: TrunkLimits,
+    load: load::LoadGovernor,
     draining: bool,
     started: (Instant, u64),
     events: VecDeque<SwitchEvent>,
@@ -145,6 +147,10 @@ impl Switchboard {
         Self {
             ports: PortPool::new(cfg.media.port_min, cfg.media.port_max),
             limits: TrunkLimits::default(),
+            load: load::LoadGovernor::new(
+                cfg.admission.max_cpu_percent,
+                cfg.admission.retry_after_s,
+            ),
             nonces: NonceIssuer::random(300),
             cfg,
             metrics,
@@ -281,6 +287,19 @@ impl Switchboard {
 
     pub fn active_calls(&self) -> usize {
         self.calls.len()
+    }
+
+    /// A measurement for the admission rule: the process's CPU seconds at `now` and the
+    /// cores it may run on.
+    pub fn handle_load_sample(&mut self, now: Instant, cpu_seconds: f64, cores: usize) {
+        let calls = self.calls.len() + self.legs.len() + self.pending.len();
+        self.load.handle_sample(now, cpu_seconds, cores, calls);
+        self.metrics.cpu_load_percent.set(self.load.percent());
+    }
+
+    /// Admits one new call under the load rule, or says when to retry.
+    pub fn admit_load(&mut self) -> Result<(), Duration> {
+        self.load.admit()
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {

@@ -357,6 +357,41 @@ fn draining_refuses_new_calls() {
     assert!(out[0].contains("Retry-After"));
 }
 
+#[test]
+fn at_capacity_new_calls_are_refused_and_calls_in_progress_are_kept() {
+    let mut h = Harness::new();
+    let invite = |n: u32| {
+        request(
+            "INVITE",
+            "+14155550199",
+            &format!("z9hG4bK-c{n}"),
+            "",
+            OFFER,
+        )
+        .replace("call-z9hG4bK", &format!("cap{n}-z9hG4bK"))
+    };
+    let out = h.send(CARRIER, &invite(1));
+    assert_eq!(status(out.last().expect("answer")), 200, "{out:?}");
+    // One call took 90 % of the only core in the last second: over the 85 % default.
+    h.core.handle_load_sample(h.now, 100.0, 1);
+    h.core
+        .handle_load_sample(h.now + Duration::from_secs(1), 100.9, 1);
+    let out = h.send(CARRIER, &invite(2));
+    assert_eq!(status(&out[0]), 503, "{out:?}");
+    assert!(out[0].contains("at capacity"), "{}", out[0]);
+    assert!(out[0].contains("Retry-After: 5"), "{}", out[0]);
+    assert_eq!(h.core.active_calls(), 1, "the call in progress is kept");
+    assert!(
+        h.core.admit_load().is_err(),
+        "endpoint calls are refused too"
+    );
+    // Load fell to 5 %: calls are admitted again.
+    h.core
+        .handle_load_sample(h.now + Duration::from_secs(2), 100.95, 1);
+    let out = h.send(CARRIER, &invite(3));
+    assert_eq!(status(out.last().expect("answer")), 200, "{out:?}");
+}
+
 mod endpoint_calls {
     use super::*;
 
