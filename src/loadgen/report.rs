@@ -33,6 +33,8 @@ pub struct Report {
     pub daemon_active_calls: Option<f64>,
     /// Daemon CPU over the whole run per call placed (set-up, media, teardown), in ms.
     pub cpu_ms_per_call: f64,
+    /// Daemon CPU averaged over the whole run (set-ups included), percent of one core.
+    pub daemon_cpu_percent_run: f64,
     /// Audio packets received by the carrier and by the endpoints.
     pub carrier_packets: u64,
     pub endpoint_packets: u64,
@@ -124,6 +126,8 @@ impl Report {
             daemon_rss_bytes: after.rss_bytes,
             daemon_active_calls: w.map(|w| w.end.active_calls),
             cpu_ms_per_call: (after.cpu_seconds - before.cpu_seconds) * 1000.0 / args.calls as f64,
+            daemon_cpu_percent_run: (after.cpu_seconds - before.cpu_seconds) * 100.0
+                / (after.at - before.at).as_secs_f64().max(1e-3),
             carrier_packets: sum(&|o| o.carrier.received),
             endpoint_packets: sum(&|o| o.endpoint.received),
             loss_percent: pct(c_lost + e_lost, c_exp + e_exp),
