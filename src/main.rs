@@ -48,6 +48,16 @@ fn serve(cfg: Config) -> ExitCode {
         }
     };
     rt.block_on(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        // Handlers go in before the sockets open: a signal that arrives once the daemon
+        // answers must drain or stop it, never kill it with the default action.
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            eprintln!("cannot install signal handlers");
+            return ExitCode::FAILURE;
+        };
         let (stop_tx, stop_rx) = driver::shutdown_channel();
         let running = match driver::start(cfg, stop_rx).await {
             Ok(r) => r,
@@ -57,14 +67,6 @@ fn serve(cfg: Config) -> ExitCode {
             }
         };
         tokio::spawn(async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) else {
-                tracing::error!("cannot install signal handlers");
-                return;
-            };
             tokio::select! {
                 _ = term.recv() => {
                     tracing::info!("SIGTERM: draining");
