@@ -42,6 +42,7 @@ fn run(d: &Daemon, loadgen_cfg: &str, carrier: u16, mode: &str, calls: u32) -> V
         .args(["--rate", "4", "--hold", "3", "--setup-timeout", "10"])
         .arg("--json")
         .arg(&json)
+        .stdout(std::process::Stdio::null())
         .spawn()
         .expect("spawn loadgen");
     let end = std::time::Instant::now() + Duration::from_secs(60);
