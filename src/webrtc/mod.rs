@@ -16,7 +16,10 @@
 //!   telephone-event at 8 and 48 kHz. str0m enables only Opus by default; G.711 is enabled
 //!   here explicitly. [`WebRtcPeer::negotiated_codec`] tells what the browser took, so the
 //!   call passes G.711 through when it matches the trunk and transcodes otherwise.
+//! - **One DTLS certificate** for all peers (`certificate.rs`, rotated daily): the only
+//!   state shared between calls, taken once per call at set-up.
 
+mod certificate;
 mod error;
 mod peer;
 mod types;

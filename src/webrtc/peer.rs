@@ -69,6 +69,9 @@ impl WebRtcPeer {
             .set_ice_lite(true)
             .set_dtls_version(DtlsVersion::Dtls12)
             .clear_codecs();
+        if let Some(cert) = super::certificate::for_call(now) {
+            builder = builder.set_dtls_cert(cert);
+        }
         for codec in &cfg.codecs {
             builder = match codec {
                 Codec::Opus => builder.enable_opus(true, false),
