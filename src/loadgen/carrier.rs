@@ -1,46 +1,37 @@
 //! The carrier's SIP socket: one UDP socket for every call, messages routed to call tasks
 //! by Call-ID (or, for an INVITE the bridge places, by the dialled number).
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::call::Event;
+use super::routes::Routes;
 use super::sip_text::SipMsg;
 
 /// Where call tasks register to receive the bridge's SIP messages.
 #[derive(Clone, Default)]
-pub struct SipRoutes {
-    map: Arc<Mutex<HashMap<String, UnboundedSender<Event>>>>,
-}
+pub struct SipRoutes(Routes);
 
 impl SipRoutes {
     /// Messages of the dialog with Call-ID `call_id` go to `tx`.
     pub fn by_call_id(&self, call_id: &str, tx: UnboundedSender<Event>) {
-        self.lock().insert(format!("cid:{call_id}"), tx);
+        self.0.insert(format!("cid:{call_id}"), tx);
     }
 
     /// The bridge's INVITE to `number` (outbound mode) goes to `tx`.
     pub fn by_dialled(&self, number: &str, tx: UnboundedSender<Event>) {
-        self.lock().insert(format!("to:{number}"), tx);
+        self.0.insert(format!("to:{number}"), tx);
     }
 
     pub fn forget(&self, keys: &[String]) {
-        let mut map = self.lock();
-        for k in keys {
-            map.remove(k);
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, UnboundedSender<Event>>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
+        self.0.forget(keys);
     }
 
     fn route(&self, msg: &SipMsg) -> Option<UnboundedSender<Event>> {
-        let mut map = self.lock();
+        let mut map = self.0.lock();
         let cid = format!("cid:{}", msg.value("Call-ID"));
         if let Some(tx) = map.get(&cid) {
             return Some(tx.clone());

@@ -2,7 +2,6 @@
 //! with a token; server messages are routed to call tasks, call tasks' messages sent.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -11,36 +10,28 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::call::Event;
+use super::routes::Routes;
 
 /// Where call tasks register to receive their endpoint's messages: by caller number
 /// (`incomingCall`) or by request id (`startPhoneCall`).
 #[derive(Clone, Default)]
-pub struct WsRoutes {
-    map: Arc<Mutex<HashMap<String, UnboundedSender<Event>>>>,
-}
+pub struct WsRoutes(Routes);
 
 impl WsRoutes {
     pub fn by_caller(&self, number: &str, tx: UnboundedSender<Event>) {
-        self.lock().insert(format!("caller:{number}"), tx);
+        self.0.insert(format!("caller:{number}"), tx);
     }
 
     pub fn by_request(&self, request_id: &str, tx: UnboundedSender<Event>) {
-        self.lock().insert(format!("req:{request_id}"), tx);
+        self.0.insert(format!("req:{request_id}"), tx);
     }
 
     pub fn forget(&self, keys: &[String]) {
-        let mut map = self.lock();
-        for k in keys {
-            map.remove(k);
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, UnboundedSender<Event>>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
+        self.0.forget(keys);
     }
 
     fn get(&self, key: &str) -> Option<UnboundedSender<Event>> {
-        self.lock().get(key).cloned()
+        self.0.get(key)
     }
 }
 

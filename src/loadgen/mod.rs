@@ -13,6 +13,7 @@ mod endpoint;
 mod http;
 mod peer;
 mod report;
+mod routes;
 mod sip_text;
 mod stats;
 
