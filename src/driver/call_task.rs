@@ -576,6 +576,7 @@ impl CallTask {
                         continue;
                     };
                     self.peer_dirty = true;
+                    let mut wrote = false;
                     if f.pt == EP_PT_DTMF {
                         // A digit goes to the browser once, on its first end packet.
                         let end = f.payload.len() >= 4 && f.payload[1] & 0x80 != 0;
@@ -585,18 +586,27 @@ impl CallTask {
                                 * 1000
                                 / dtmf_clock;
                             let codec = peer.negotiated_codec().unwrap_or(PeerCodec::Opus);
-                            let _ = peer.send_dtmf(
-                                now,
-                                codec,
-                                u64::from(f.timestamp),
-                                f.payload[0],
-                                Duration::from_millis(ms),
-                            );
+                            wrote = peer
+                                .send_dtmf(
+                                    now,
+                                    codec,
+                                    u64::from(f.timestamp),
+                                    f.payload[0],
+                                    Duration::from_millis(ms),
+                                )
+                                .is_ok();
                         }
                     } else if let Some(codec) = peer.negotiated_codec() {
-                        fed_peer |= peer
+                        wrote = peer
                             .send_audio(now, codec, u64::from(f.timestamp), f.payload)
                             .is_ok();
+                    }
+                    if wrote {
+                        // str0m requires its output drained after every write, before
+                        // the next one: `drain` polls the peer, then comes back here
+                        // for the rest of the pipeline's output.
+                        fed_peer = true;
+                        break;
                     }
                 }
                 MediaOutput::Event(MediaEvent::RtpTimeout { .. }) => {
