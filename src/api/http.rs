@@ -46,7 +46,10 @@ async fn websocket(
     State(node): State<Arc<NodeState>>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
 ) -> Response {
+    // Signaling messages are a few KB (an SDP at most): tungstenite's default 128 KiB
+    // read buffer per session was the largest allocation of a bridged call.
     ws.max_message_size(64 * 1024)
+        .read_buffer_size(8 * 1024)
         .on_upgrade(move |socket| super::signaling::session::run(socket, node, remote))
 }
 

@@ -108,6 +108,9 @@ struct CallTask {
     call_timer: Option<Instant>,
     peer_timer: Option<Instant>,
     media_timer: Option<Instant>,
+    /// The peer had input since its output was last drained (str0m's `poll_output`
+    /// recomputes every timeout: polling an untouched peer is wasted work).
+    peer_dirty: bool,
     /// RTP timestamp of the last DTMF event forwarded to the browser (its end repeats).
     dtmf_forwarded: Option<u32>,
 }
@@ -157,6 +160,7 @@ pub async fn run(
         call_timer: None,
         peer_timer: None,
         media_timer: None,
+        peer_dirty: false,
         dtmf_forwarded: None,
     };
     if setup.direction == CallDirection::Inbound {
@@ -172,8 +176,17 @@ pub async fn run(
     }
     t.drain();
     let mut buf = [0u8; 2048];
+    // One timer for the task's life, moved only when the earliest deadline changes: a
+    // fresh `sleep_until` per loop turn registered and cancelled a timer per packet.
+    let mut armed = t.next_wake();
+    let sleep = tokio::time::sleep_until(armed.unwrap_or_else(Instant::now));
+    tokio::pin!(sleep);
     while !t.call.is_over() {
         let wake = t.next_wake();
+        if let Some(at) = wake.filter(|&at| Some(at) != armed) {
+            sleep.as_mut().reset(at);
+        }
+        armed = wake;
         tokio::select! {
             msg = inbox.recv() => match msg {
                 Some(m) => t.on_msg(m).await,
@@ -184,7 +197,7 @@ pub async fn run(
                     let _ = media.handle_trunk_rtp(Instant::now().into_std(), from, &buf[..n]);
                 }
             }
-            _ = tokio::time::sleep_until(wake) => t.on_timers(),
+            _ = &mut sleep, if armed.is_some() => t.on_timers(),
         }
         t.drain();
     }
@@ -218,13 +231,12 @@ fn reason_text(r: EndReason) -> &'static str {
 }
 
 impl CallTask {
-    fn next_wake(&self) -> Instant {
-        let far = Instant::now() + Duration::from_secs(3600);
+    /// The earliest armed timer, if any.
+    fn next_wake(&self) -> Option<Instant> {
         [self.call_timer, self.peer_timer, self.media_timer]
             .into_iter()
             .flatten()
             .min()
-            .unwrap_or(far)
     }
 
     fn on_timers(&mut self) {
@@ -237,6 +249,7 @@ impl CallTask {
             self.peer_timer = None;
             if let Some(p) = self.peer.as_mut() {
                 let _ = p.handle_timeout(now.into_std());
+                self.peer_dirty = true;
             }
         }
         if self.media_timer.is_some_and(|t| t <= now) {
@@ -262,6 +275,7 @@ impl CallTask {
             CallMsg::WebRtc { from, to, bytes } => {
                 if let Some(p) = self.peer.as_mut() {
                     let _ = p.handle_datagram(now, from, to, &bytes);
+                    self.peer_dirty = true;
                 }
             }
             CallMsg::SessionGone(id) => {
@@ -344,6 +358,7 @@ impl CallTask {
         }
         tracing::info!(call = %self.id, codec = ?peer.negotiated_codec(), "WebRTC answer ready");
         self.peer = Some(peer);
+        self.peer_dirty = true;
         let msg = ServerMessage::Sdp {
             call_id: self.id.to_string(),
             sdp: answer,
@@ -471,9 +486,13 @@ impl CallTask {
     fn drain_peer(&mut self) -> bool {
         let mut fed_media = false;
         let now = Instant::now().into_std();
+        if !self.peer_dirty {
+            return false;
+        }
         let Some(peer) = self.peer.as_mut() else {
             return false;
         };
+        self.peer_dirty = false;
         loop {
             match peer.poll_output() {
                 PeerOutput::Transmit(t) => self.links.webrtc.send(t.destination, &t.bytes),
@@ -556,6 +575,8 @@ impl CallTask {
                     let Some(peer) = self.peer.as_mut() else {
                         continue;
                     };
+                    self.peer_dirty = true;
+                    let mut wrote = false;
                     if f.pt == EP_PT_DTMF {
                         // A digit goes to the browser once, on its first end packet.
                         let end = f.payload.len() >= 4 && f.payload[1] & 0x80 != 0;
@@ -565,18 +586,27 @@ impl CallTask {
                                 * 1000
                                 / dtmf_clock;
                             let codec = peer.negotiated_codec().unwrap_or(PeerCodec::Opus);
-                            let _ = peer.send_dtmf(
-                                now,
-                                codec,
-                                u64::from(f.timestamp),
-                                f.payload[0],
-                                Duration::from_millis(ms),
-                            );
+                            wrote = peer
+                                .send_dtmf(
+                                    now,
+                                    codec,
+                                    u64::from(f.timestamp),
+                                    f.payload[0],
+                                    Duration::from_millis(ms),
+                                )
+                                .is_ok();
                         }
                     } else if let Some(codec) = peer.negotiated_codec() {
-                        fed_peer |= peer
+                        wrote = peer
                             .send_audio(now, codec, u64::from(f.timestamp), f.payload)
                             .is_ok();
+                    }
+                    if wrote {
+                        // str0m requires its output drained after every write, before
+                        // the next one: `drain` polls the peer, then comes back here
+                        // for the rest of the pipeline's output.
+                        fed_peer = true;
+                        break;
                     }
                 }
                 MediaOutput::Event(MediaEvent::RtpTimeout { .. }) => {

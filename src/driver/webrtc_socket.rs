@@ -4,14 +4,21 @@
 //! its address learned. Call tasks send directly on the shared socket.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::BytesMut;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::call_task::CallMsg;
+
+/// Receive buffer size: dozens of audio datagrams, while a datagram waiting in an inbox
+/// pins at most this much.
+const SLAB_BYTES: usize = 16 * 1024;
+/// Room kept free for the next datagram (an Ethernet-sized one and more).
+const MAX_DATAGRAM: usize = 2048;
 
 enum Control {
     Register {
@@ -63,23 +70,31 @@ impl WebRtcSocket {
 async fn demux(sock: Arc<UdpSocket>, local: SocketAddr, mut control: mpsc::Receiver<Control>) {
     let mut by_ufrag: HashMap<String, mpsc::Sender<CallMsg>> = HashMap::new();
     let mut by_addr: HashMap<SocketAddr, (String, mpsc::Sender<CallMsg>)> = HashMap::new();
-    let mut buf = vec![0u8; 2048];
+    // Datagrams land in one large buffer and travel to call tasks as slices of it: one
+    // allocation per `SLAB_BYTES` of traffic instead of one per datagram.
+    let mut slab = BytesMut::with_capacity(SLAB_BYTES);
     loop {
+        if slab.capacity() < MAX_DATAGRAM {
+            slab.reserve(SLAB_BYTES);
+        }
         tokio::select! {
-            got = sock.recv_from(&mut buf) => {
-                let Ok((n, from)) = got else { continue };
-                let data = &buf[..n];
-                let target = match by_addr.get(&from) {
-                    Some((_, tx)) => Some(tx.clone()),
-                    None => stun_local_ufrag(data).and_then(|u| {
-                        let tx = by_ufrag.get(u)?.clone();
-                        by_addr.insert(from, (u.to_owned(), tx.clone()));
-                        Some(tx)
-                    }),
+            got = sock.recv_buf_from(&mut slab) => {
+                let Ok((n, from)) = got else {
+                    slab.clear();
+                    continue;
                 };
-                if let Some(tx) = target {
-                    let msg = CallMsg::WebRtc { from, to: local, bytes: Bytes::copy_from_slice(data) };
-                    let _ = tx.try_send(msg);
+                if let Entry::Vacant(e) = by_addr.entry(from) {
+                    let ufrag = stun_local_ufrag(&slab[..n]);
+                    if let Some((u, tx)) = ufrag.and_then(|u| Some((u, by_ufrag.get(u)?))) {
+                        e.insert((u.to_owned(), tx.clone()));
+                    }
+                }
+                match by_addr.get(&from).map(|(_, tx)| tx) {
+                    Some(tx) => {
+                        let bytes = slab.split_to(n).freeze();
+                        let _ = tx.try_send(CallMsg::WebRtc { from, to: local, bytes });
+                    }
+                    None => slab.clear(),
                 }
             }
             cmd = control.recv() => match cmd {

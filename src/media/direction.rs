@@ -8,7 +8,7 @@ use super::codec::{Decoder, Encoder, FRAME_SAMPLES, MAX_DECODED};
 use super::config::{MediaConfig, SideCodec};
 use super::dtmf::{DtmfOut, DtmfPayload, DtmfRelay, Finished};
 use super::dtmf_gen::DtmfGen;
-use super::jitter::{JitterBuffer, Pop, SLOT_BYTES};
+use super::jitter::{JitterBuffer, JitterConfig, Pop, SLOT_BYTES};
 use super::output::{EventQueue, Kind, MediaEvent, OutQueue, Side};
 use super::rtp::{self, RtpHeader};
 use super::stats::{Arrival, RxTracker};
@@ -64,7 +64,16 @@ impl Direction {
             outp,
             passthrough: inp.codec == outp.codec,
             rx: RxTracker::new(inp.codec.clock()),
-            jb: JitterBuffer::new(cfg.jitter),
+            // Passthrough forwards each packet at once and never fills the buffer: the
+            // smallest one keeps ~75 KB per call untouched.
+            jb: JitterBuffer::new(if inp.codec == outp.codec {
+                JitterConfig {
+                    capacity: 0,
+                    ..cfg.jitter
+                }
+            } else {
+                cfg.jitter
+            }),
             dec: Decoder::new(inp.codec)?,
             enc: Encoder::new(outp.codec, cfg.opus)?,
             pcm: Box::new([0; MAX_DECODED + FRAME_SAMPLES]),
