@@ -148,12 +148,12 @@ impl CostModel {
         }
         let gain = [px[0] / denom, px[1] / denom];
         let err = y - self.predict(x);
-        for i in 0..2 {
-            self.theta[i] = (self.theta[i] + gain[i] * err).max(0.0);
+        for (theta, g) in self.theta.iter_mut().zip(gain) {
+            *theta = (*theta + g * err).max(0.0);
         }
-        for i in 0..2 {
-            for j in 0..2 {
-                self.p[i][j] = (p[i][j] - gain[i] * px[j]) / FORGET;
+        for (row, (p_row, g)) in self.p.iter_mut().zip(p.iter().zip(gain)) {
+            for (cell, (p_cell, px_j)) in row.iter_mut().zip(p_row.iter().zip(px)) {
+                *cell = (p_cell - g * px_j) / FORGET;
             }
         }
         // Without new information in a direction its uncertainty would grow without end
