@@ -188,7 +188,7 @@ async fn inbound_call(codecs: &[Codec], media_base: u16) -> Codec {
     );
     let uri = format!("sip:{DID}@{}", d.sip());
     ua.send(d.sip(), &ua.request("ACK", &uri, 1, &ok)).await;
-    media.carrier(rtp, ok.media_addr());
+    media.carrier(rtp, ok.media_addr().expect("media address in SDP"));
 
     let (browser_pcm, carrier_pcm, codec) = media.hear(deadline(10)).await;
     assert_tones(
@@ -251,7 +251,7 @@ async fn outbound_call_from_the_browser_reaches_the_carrier_and_carries_tones_bo
     let ok = uas.response("200 OK", &invite, &carrier_sdp(rtp_addr));
     uas.send(bridge, &ok).await;
     uas.recv("ACK", deadline(5), is(rsip::Method::Ack)).await;
-    media.carrier(rtp, invite.media_addr());
+    media.carrier(rtp, invite.media_addr().expect("media address in SDP"));
     ws.wait_state("Connected", deadline(5)).await;
 
     let (browser_pcm, carrier_pcm, codec) = media.hear(deadline(10)).await;

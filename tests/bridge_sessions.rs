@@ -223,7 +223,12 @@ async fn dtmf_from_the_browser_reaches_the_carrier_as_rfc4733_events() {
 
     ws.send(json!({"type": "sendDtmf", "callId": call_id, "digits": "1#"}))
         .await;
-    let ended = carrier_events(&rtp, call.ok.media_addr(), deadline(10)).await;
+    let ended = carrier_events(
+        &rtp,
+        call.ok.media_addr().expect("media address in SDP"),
+        deadline(10),
+    )
+    .await;
     assert!(
         ended.contains(&1) && ended.contains(&11),
         "events ended at the carrier: {ended:?} (want 1 and 11)"

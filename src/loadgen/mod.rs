@@ -14,7 +14,7 @@ mod http;
 mod peer;
 mod report;
 mod routes;
-mod sip_text;
+pub mod sip_text;
 mod stats;
 
 use std::net::{IpAddr, SocketAddr};

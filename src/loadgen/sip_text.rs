@@ -5,10 +5,11 @@ use std::net::SocketAddr;
 
 use crate::sip::message::{Parsed, parse};
 
-/// A SIP message received from the bridge.
+/// A SIP message received from the bridge (also the in-process tests' carrier).
 pub struct SipMsg {
     parsed: Parsed,
-    raw: String,
+    /// The datagram as text, for copying headers and for diagnostics.
+    pub raw: String,
 }
 
 impl SipMsg {

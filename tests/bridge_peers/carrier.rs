@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pstn_bridge::sip::message::{Parsed, parse};
 use str0m::format::Codec;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
@@ -19,63 +18,8 @@ pub struct SipUa {
     pub addr: SocketAddr,
 }
 
-/// A received message: parsed, plus its raw text (for copying headers into replies).
-pub struct SipMsg {
-    parsed: Parsed,
-    pub raw: String,
-}
-
-impl SipMsg {
-    pub fn status(&self) -> Option<u16> {
-        match &self.parsed {
-            Parsed::Response(r) => Some(r.status_code().code()),
-            Parsed::Request(_) => None,
-        }
-    }
-
-    pub fn method(&self) -> Option<rsip::Method> {
-        match &self.parsed {
-            Parsed::Request(r) => Some(*r.method()),
-            Parsed::Response(_) => None,
-        }
-    }
-
-    pub fn body(&self) -> &[u8] {
-        match &self.parsed {
-            Parsed::Request(r) => r.body(),
-            Parsed::Response(r) => r.body(),
-        }
-    }
-
-    /// Every header line named `name` (case-insensitive), as written.
-    pub fn headers(&self, name: &str) -> Vec<&str> {
-        let head = self.raw.split("\r\n\r\n").next().unwrap_or("");
-        let named = |l: &&str| {
-            l.split_once(':')
-                .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name))
-        };
-        head.lines().skip(1).filter(named).collect()
-    }
-
-    pub fn header(&self, name: &str) -> String {
-        let h = self.headers(name);
-        h.first()
-            .unwrap_or_else(|| panic!("no {name} in\n{}", self.raw))
-            .to_string()
-    }
-
-    /// The RTP address in the SDP body (`c=` and `m=audio`).
-    pub fn media_addr(&self) -> SocketAddr {
-        let sdp = std::str::from_utf8(self.body()).expect("utf-8 SDP");
-        let ip = sdp.lines().find_map(|l| l.strip_prefix("c=IN IP4 "));
-        let port = sdp.lines().find_map(|l| l.strip_prefix("m=audio "));
-        let port = port.and_then(|p| p.split(' ').next());
-        match (ip, port) {
-            (Some(ip), Some(port)) => format!("{}:{}", ip.trim(), port).parse().expect("addr"),
-            _ => panic!("no media address in SDP:\n{sdp}"),
-        }
-    }
-}
+/// A received message: the load generator's parsed SIP with its raw text.
+pub use pstn_bridge::loadgen::sip_text::SipMsg;
 
 impl SipUa {
     pub async fn bind() -> SipUa {
@@ -104,11 +48,10 @@ impl SipUa {
                 Ok(r) => r.expect("sip recv"),
                 Err(_) => panic!("SIP UA: no {what} in time"),
             };
-            let raw = String::from_utf8_lossy(&buf[..n]).into_owned();
-            let Ok(parsed) = parse(&buf[..n], 65535) else {
+            let Some(msg) = SipMsg::parse(&buf[..n]) else {
+                let raw = String::from_utf8_lossy(&buf[..n]);
                 panic!("unparseable SIP from the bridge:\n{raw}")
             };
-            let msg = SipMsg { parsed, raw };
             if want(&msg) {
                 return (msg, from);
             }
@@ -142,7 +85,7 @@ impl SipUa {
         } else {
             "Content-Type: application/sdp\r\n"
         };
-        let mut to = req.header("To");
+        let mut to = req.header("To").to_owned();
         if !to.contains("tag=") {
             to.push_str(";tag=uas1");
         }
