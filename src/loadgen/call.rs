@@ -393,7 +393,7 @@ impl Call {
         let n = self.frame;
         self.frame += 1;
         let i = (n as usize) % FRAMES;
-        let audio = Arc::clone(&self.sh.audio);
+        let audio = &self.sh.audio;
         if let Some(to) = self.remote_rtp {
             let mut pkt = [0u8; HEADER_LEN + 160];
             pkt[0] = 0x80;

@@ -173,18 +173,9 @@ impl Report {
     }
 }
 
-/// This process's CPU time (user + system), in seconds, from `/proc/self/stat` (Linux
-/// reports it in USER_HZ = 100 ticks per second); 0 where unavailable.
+/// This process's CPU time (user + system), in seconds; 0 where `/proc` cannot tell.
 pub fn own_cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the command name (which may hold spaces): state is field 3,
-    // utime and stime are fields 14 and 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    crate::api::process_metrics::cpu_seconds().unwrap_or(0.0)
 }
 
 #[cfg(test)]
