@@ -38,6 +38,9 @@ fn run(d: &Daemon, loadgen_cfg: &str, carrier: u16, mode: &str, calls: u32) -> V
         .arg(&cfg)
         .args(["--sip", &d.sip_udp.to_string()])
         .args(["--carrier", &format!("127.0.0.1:{carrier}")])
+        // The generator's many media sockets take ephemeral ports; on their own loopback
+        // address they cannot collide with media ports other tests' daemons bind.
+        .args(["--media-ip", "127.0.0.2"])
         .args(["--mode", mode, "--calls", &calls.to_string()])
         .args(["--rate", "4", "--hold", "3", "--setup-timeout", "10"])
         .arg("--json")
