@@ -78,22 +78,6 @@ impl Switchboard {
                 None,
             );
         }
-        if let Err(retry) = self.load.admit() {
-            tracing::info!(
-                load_percent = self.load.percent(),
-                "at capacity: new call refused"
-            );
-            let h = reply::other("Retry-After", retry.as_secs().to_string());
-            return self.respond(
-                now,
-                tx,
-                &req,
-                503,
-                "Service Unavailable (at capacity)",
-                vec![h],
-                None,
-            );
-        }
         let auth = match self.check_credentials(now, &req) {
             AuthOutcome::Checked(a) => a,
             AuthOutcome::Stale => {

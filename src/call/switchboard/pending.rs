@@ -81,6 +81,25 @@ impl Switchboard {
                 return None;
             }
         };
+        // Only a call that will be set up counts against the load: a refusal (404, 403,
+        // 480) costs about what a 503 would.
+        if let Err(retry) = self.load.admit() {
+            tracing::info!(
+                load_percent = self.load.percent(),
+                "at capacity: new call refused"
+            );
+            let h = reply::other("Retry-After", retry.as_secs().to_string());
+            self.respond(
+                now,
+                tx,
+                &req,
+                503,
+                "Service Unavailable (at capacity)",
+                vec![h],
+                None,
+            );
+            return None;
+        }
         if let Some(cfg) = self.cfg.trunks.get(&trunk)
             && let Err(hit) = self.limits.admit(now, &trunk, cfg)
         {

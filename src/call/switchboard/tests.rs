@@ -385,6 +385,11 @@ fn at_capacity_new_calls_are_refused_and_calls_in_progress_are_kept() {
         h.core.admit_load().is_err(),
         "endpoint calls are refused too"
     );
+    // A request that would not become a call gets its own answer, not 503.
+    let unknown = request("INVITE", "+14155550111", "z9hG4bK-c9", "", OFFER)
+        .replace("call-z9hG4bK", "cap9-z9hG4bK");
+    let out = h.send(CARRIER, &unknown);
+    assert_eq!(status(out.last().expect("answer")), 404, "{out:?}");
     // Load fell to 5 %: calls are admitted again.
     h.core
         .handle_load_sample(h.now + Duration::from_secs(2), 100.95, 1);
