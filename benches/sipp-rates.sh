@@ -4,6 +4,8 @@
 #   benches/sipp-rates.sh SCENARIO RATE [SECONDS]
 #     SCENARIO: options | invite_404 | invite_echo | uas   (uas: sipp -sn uac against sipp -sn uas)
 #   Prints SIPp's final counters; a run passes when Failed calls = 0 and Retransmissions = 0.
+#   ADMISSION=off turns off admission by measured load (its priors refuse some calls in
+#   the first second of a burst), to read the raw signaling capacity.
 # The daemon is pinned to CPU 0 and SIPp to CPU 1 (taskset); check `uptime` first: other
 # builds on the machine skew the numbers.
 set -euo pipefail
@@ -19,7 +21,9 @@ if [ "$scenario" != uas ]; then
     sed -e "s/127.0.0.1:5060\"/127.0.0.1:${sip_port}\"/" \
         -e 's/127.0.0.1:8080/127.0.0.1:18080/' \
         -e 's/^max_transactions = .*/max_transactions = 1000000/' \
-        -e 's/^port_min = .*/port_min = 40000/' -e 's/^port_max = .*/port_max = 59999/' \
+        -e 's/^port_min = .*/port_min = 40000/' \
+        -e 's/^port_max = .*/port_max = 59999/' \
+        -e "s/^max_cpu_percent = .*/max_cpu_percent = $([ "${ADMISSION:-on}" = off ] && echo 0 || echo 85)/" \
         config/default.toml > "$work/config.toml"
     target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
     PSTN_BRIDGE_LOG=warn taskset -c 0 "$target_dir/release/pstn-bridge" --config "$work/config.toml" \
@@ -45,6 +49,11 @@ taskset -c 1 timeout $((secs + 60)) sipp -sf "$sf" 127.0.0.1:"$sip_port" -s "$se
     -buff_size 4194304 -nostdin -timeout $((secs + 50))s -timeout_error \
     -trace_stat -stf "$work/stat.csv" -fd 1 > "$work/sipp.out" 2>&1 || true
 echo "load after:  $(uptime)"
+if [ "$scenario" != uas ]; then
+    # What the daemon saw: dropped datagrams and answers by code.
+    curl -s 127.0.0.1:18080/metrics | grep -E '^sip_(dropped|responses|requests)' || true
+fi
+grep -E 'Dead call|Unexpected|Timeout' "$work/sipp.out" | tail -5 || true
 python3 - "$work/stat.csv" "$secs" <<'PY'
 import csv, sys
 rows = list(csv.reader(open(sys.argv[1]), delimiter=';'))

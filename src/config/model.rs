@@ -125,6 +125,9 @@ pub struct SipConfig {
     /// Largest SIP message accepted on any transport.
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: usize,
+    /// Kernel receive/send buffer of the SIP UDP socket, in bytes (0: kernel default).
+    #[serde(default = "default_socket_buffer")]
+    pub udp_buffer_bytes: usize,
     /// Cap on live transactions; new requests beyond it get 503.
     #[serde(default = "default_max_transactions")]
     pub max_transactions: usize,

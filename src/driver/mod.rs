@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -210,13 +210,15 @@ pub async fn start(cfg: Config, shutdown: Shutdown) -> Result<Running, DriverErr
         })?;
 
     let udp = match cfg.sip.bind_udp {
-        Some(addr) => Some(Arc::new(UdpSocket::bind(addr).await.map_err(|source| {
-            DriverError::Bind {
-                what: "SIP/UDP",
-                addr,
-                source,
-            }
-        })?)),
+        Some(addr) => Some(Arc::new(
+            socket_buffers::bind_udp(addr, cfg.sip.udp_buffer_bytes, "SIP/UDP").map_err(
+                |source| DriverError::Bind {
+                    what: "SIP/UDP",
+                    addr,
+                    source,
+                },
+            )?,
+        )),
         None => None,
     };
     let tcp = match cfg.sip.bind_tcp {

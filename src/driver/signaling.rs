@@ -92,7 +92,14 @@ impl Signaling {
             let timer = self.core.poll_timeout().map(Instant::from_std);
             tokio::select! {
                 Some(msg) = inbound.recv() => {
-                    self.core.handle_message(Instant::now().into_std(), msg.peer, &msg.bytes);
+                    let now = Instant::now().into_std();
+                    self.core.handle_message(now, msg.peer, &msg.bytes);
+                    // Take what else has queued up before sending: one pass of the loop
+                    // per burst rather than per datagram.
+                    for _ in 0..INBOUND_BATCH {
+                        let Ok(msg) = inbound.try_recv() else { break };
+                        self.core.handle_message(now, msg.peer, &msg.bytes);
+                    }
                 }
                 _ = sleep_until(timer) => self.core.handle_timeout(Instant::now().into_std()),
                 Some(cmd) = commands.recv() => self.command(cmd),
@@ -253,6 +260,9 @@ impl Signaling {
         }
     }
 }
+
+/// Messages handled per wake-up beyond the first, before answers go out.
+const INBOUND_BATCH: usize = 32;
 
 async fn sleep_until(at: Option<Instant>) {
     match at {

@@ -95,3 +95,70 @@ fn option_tags_collects_all_headers() {
         ["100rel", "timer", "foo"]
     );
 }
+
+#[test]
+fn unknown_method_and_bad_uri_keep_the_head_to_answer_from() {
+    let unknown = invite("", "").replace("INVITE sip:", "FROB sip:");
+    let e = parse_req(&unknown).expect_err("refused");
+    assert_eq!(e.error, ParseError::UnknownMethod);
+    assert!(
+        e.raw_head
+            .as_deref()
+            .is_some_and(|h| h.starts_with("FROB "))
+    );
+    let bad_uri = invite("", "").replace("sip:+14155550199@127.0.0.1 SIP", "sip:a@b:xyz SIP");
+    let e = parse_req(&bad_uri).expect_err("refused");
+    assert_eq!(e.error, ParseError::BadRequestUri);
+    assert!(e.raw_head.is_some());
+}
+
+#[test]
+fn a_header_line_without_a_name_is_refused() {
+    for line in ["no colon here\r\n", ": empty name\r\n", "Bad Name: x\r\n"] {
+        let e = parse_req(&invite(line, "")).expect_err(line);
+        assert_eq!(e.error, ParseError::BadHeaderLine, "{line:?}");
+    }
+}
+
+#[test]
+fn request_parts_survive_the_piecewise_build() {
+    let req = parse_req(&invite(
+        "X-Custom: a: b\r\nContent-Type: application/sdp\r\nContent-Length: 3\r\n",
+        "v=0",
+    ))
+    .ok()
+    .expect("valid");
+    assert_eq!(*req.method(), rsip::Method::Invite);
+    assert_eq!(req.uri().to_string(), "sip:+14155550199@127.0.0.1");
+    assert_eq!(header_value(&req.headers, "x-custom"), Some("a: b"));
+    assert_eq!(req.body(), b"v=0");
+    assert_eq!(
+        req.cseq_header().unwrap().typed().unwrap().method,
+        rsip::Method::Invite
+    );
+}
+
+#[test]
+fn top_via_is_checked_by_shape() {
+    let with_via =
+        |via: &str| invite("", "").replace("SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-1", via);
+    for good in [
+        "SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-1",
+        "SIP/2.0/TCP carrier.example;branch=z9hG4bK-1;rport",
+        "SIP / 2.0 / UDP [2001:db8::1]:5060;branch=z9hG4bK-1",
+        "SIP/2.0/UDP a.example, SIP/2.0/UDP %%bad",
+    ] {
+        assert!(parse_req(&with_via(good)).is_ok(), "{good}");
+    }
+    for bad in [
+        "SIP/2.0/UDP",
+        "SIP/2.0/UDP 10.0.0.1:port",
+        "SIP/2.0/UDP 10.0.0.1:0",
+        "HTTP/1.1/UDP 10.0.0.1",
+        "SIP/2.0/UDP h%st;branch=x",
+        "garbage",
+    ] {
+        let e = parse_req(&with_via(bad)).expect_err(bad);
+        assert_eq!(e.error, ParseError::BadVia, "{bad}");
+    }
+}

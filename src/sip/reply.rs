@@ -2,8 +2,11 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use std::fmt::Write as _;
+
 use rsip::prelude::*;
 
+use super::transaction::{parse_via, split_sent_by};
 use super::{Peer, Transport};
 
 /// A response to `req` with the given code and reason phrase: Via, From, To, Call-ID and
@@ -39,10 +42,26 @@ fn with_to_tag(to: &rsip::headers::To, code: u16, to_tag: Option<&str>) -> rsip:
     let (Some(tag), true) = (to_tag, code > 100) else {
         return to.clone();
     };
-    match to.typed() {
-        Ok(typed) if typed.tag().is_none() => typed.with_tag(rsip::param::Tag::new(tag)).into(),
-        _ => to.clone(),
+    let value = to.value();
+    if has_tag_param(value) {
+        return to.clone();
     }
+    rsip::headers::To::new(format!("{value};tag={tag}"))
+}
+
+/// Whether a From/To value carries a `tag` header parameter. Parameters follow the `>` of a
+/// name-addr; in a bare addr-spec every `;` starts a header parameter (RFC 3261 §20.20).
+pub fn has_tag_param(value: &str) -> bool {
+    let params = match value.rfind('>') {
+        Some(i) => &value[i + 1..],
+        None => value,
+    };
+    params.split(';').skip(1).any(|p| {
+        p.split_once('=')
+            .map_or(p, |(name, _)| name)
+            .trim()
+            .eq_ignore_ascii_case("tag")
+    })
 }
 
 /// Appends headers and sets the body with its Content-Type; always writes Content-Length.
@@ -83,36 +102,39 @@ pub fn stamp_via_and_route(req: &mut rsip::Request, source: Peer) -> Peer {
     }) else {
         return source;
     };
-    let raw = via.value().to_owned();
-    let wants_rport = raw
-        .split(';')
-        .skip(1)
-        .any(|p| p.trim().eq_ignore_ascii_case("rport"));
-    let sent_by_port = via
-        .typed()
-        .ok()
-        .and_then(|v| v.sent_by().host_with_port.port.map(|p| *p.value()))
-        .unwrap_or(5060);
-    let sent_by_host: Option<IpAddr> =
-        via.typed()
-            .ok()
-            .and_then(|v| match v.sent_by().host_with_port.host {
-                rsip::Host::IpAddr(ip) => Some(ip),
-                _ => None,
-            });
-    let mut params: Vec<String> = raw
-        .split(';')
-        .map(|s| s.to_owned())
-        .filter(|p| !p.trim().eq_ignore_ascii_case("rport"))
-        .collect();
-    if sent_by_host != Some(source.addr.ip()) || wants_rport {
-        params.retain(|p| !p.trim().to_ascii_lowercase().starts_with("received="));
-        params.push(format!("received={}", source.addr.ip()));
+    let raw = via.value();
+    // Only the top entry of a comma-separated Via is ours to stamp.
+    let (top, others) = raw.split_at(raw.find(',').unwrap_or(raw.len()));
+    let Some((host, port)) = parse_via(top).and_then(|v| split_sent_by(v.sent_by)) else {
+        return source;
+    };
+    let sent_by_port = port.unwrap_or(5060);
+    let sent_by_ip: Option<IpAddr> = host.parse().ok();
+    let is_rport = |p: &str| p.trim().eq_ignore_ascii_case("rport");
+    let wants_rport = top.split(';').skip(1).any(is_rport);
+    let add_received = sent_by_ip != Some(source.addr.ip()) || wants_rport;
+    let mut stamped = String::with_capacity(raw.len() + 40);
+    for (i, param) in top.split(';').enumerate() {
+        let received = param
+            .trim()
+            .get(..9)
+            .is_some_and(|n| n.eq_ignore_ascii_case("received="));
+        if i > 0 && (is_rport(param) || (add_received && received)) {
+            continue;
+        }
+        if i > 0 {
+            stamped.push(';');
+        }
+        stamped.push_str(param);
+    }
+    if add_received {
+        let _ = write!(stamped, ";received={}", source.addr.ip());
     }
     if wants_rport {
-        params.push(format!("rport={}", source.addr.port()));
+        let _ = write!(stamped, ";rport={}", source.addr.port());
     }
-    *via = rsip::headers::Via::new(params.join(";"));
+    stamped.push_str(others);
+    *via = rsip::headers::Via::new(stamped);
     if source.transport == Transport::Tcp || wants_rport {
         source
     } else {
@@ -160,3 +182,7 @@ pub fn raw_response(
     out.push_str(&format!("Server: {server}\r\nContent-Length: 0\r\n\r\n"));
     Some(out)
 }
+
+#[cfg(test)]
+#[path = "reply_tests.rs"]
+mod tests;

@@ -200,6 +200,7 @@ impl Switchboard {
                 self.send_stateless(to, reply::finish(resp, vec![], None));
             }
             Err(Malformed {
+                error,
                 raw_head: Some(head),
                 ..
             }) => {
@@ -207,10 +208,22 @@ impl Switchboard {
                     .sip_requests
                     .with_label_values(&["other"])
                     .inc();
+                if head.starts_with("ACK ") {
+                    // An ACK is never answered (RFC 3261 §17.2.1).
+                    tracing::debug!(%peer, %error, "malformed ACK dropped");
+                    return;
+                }
                 let tag = self.new_tag();
                 let ua = self.cfg.sip.user_agent.clone();
-                if let Some(text) = reply::raw_response(&head, 501, "Not Implemented", &tag, &ua) {
-                    self.metrics.sip_responses.with_label_values(&["501"]).inc();
+                let (code, reason) = match error {
+                    message::ParseError::UnknownMethod => (501, "Not Implemented".to_owned()),
+                    e => (400, format!("Bad Request ({e})")),
+                };
+                if let Some(text) = reply::raw_response(&head, code, &reason, &tag, &ua) {
+                    self.metrics
+                        .sip_responses
+                        .with_label_values(&[code.to_string().as_str()])
+                        .inc();
                     self.transmits.push_back(Transmit {
                         peer,
                         bytes: Bytes::from(text),
@@ -299,7 +312,7 @@ impl Switchboard {
 
     /// Admits one new call under the load rule, or says when to retry.
     pub fn admit_load(&mut self) -> Result<(), Duration> {
-        self.load.admit()
+        self.load.admit(self.calls.len() + self.legs.len())
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -367,10 +380,7 @@ impl Switchboard {
         };
         let in_dialog = req
             .to_header()
-            .ok()
-            .and_then(|t| t.typed().ok())
-            .is_some_and(|t| t.tag().is_some());
-        let method = req.method().to_string();
+            .is_ok_and(|t| reply::has_tag_param(t.value()));
         match req.method() {
             rsip::Method::Cancel => self.on_cancel(now, tx, &req),
             _ if in_dialog => match self.leg_for(&req) {
@@ -388,7 +398,7 @@ impl Switchboard {
                 vec![],
                 None,
             ),
-            _ if KNOWN_UNSUPPORTED.contains(&method.as_str()) => {
+            m if KNOWN_UNSUPPORTED.contains(&m.to_string().as_str()) => {
                 let allow = reply::other("Allow", ALLOW);
                 self.respond(now, tx, &req, 405, "Method Not Allowed", vec![allow], None)
             }

@@ -195,7 +195,13 @@ fn digest_authenticated_invite_reaches_the_echo() {
 #[test]
 fn refusals_by_policy_and_protocol() {
     let mut h = Harness::new();
-    let cases: [(&str, String, u16); 6] = [
+    let cases: [(&str, String, u16); 7] = [
+        (
+            "bad Request-URI",
+            request("INVITE", "+14155550199", "z9hG4bK-r0", "", OFFER)
+                .replace("sip:+14155550199@192.0.2.1 SIP", "sip:a@b:xyz SIP"),
+            400,
+        ),
         (
             "not a DID",
             request("INVITE", "+14155559999", "z9hG4bK-r1", "", OFFER),
@@ -239,6 +245,12 @@ fn refusals_by_policy_and_protocol() {
         assert_eq!(out.len(), 1, "{what}");
         assert_eq!(status(&out[0]), code, "{what}: {}", out[0]);
     }
+    let bad_ack = request("ACK", "+14155550199", "z9hG4bK-r7", "", "")
+        .replace("sip:+14155550199@192.0.2.1 SIP", "sip:a@b:xyz SIP");
+    assert!(
+        h.send(CARRIER, &bad_ack).is_empty(),
+        "an ACK is never answered"
+    );
     assert!(h.events().is_empty(), "no call started");
 }
 

@@ -81,7 +81,7 @@ pub(crate) fn top_via(headers: &Headers) -> Result<TopVia<'_>, TxError> {
 }
 
 /// Parses `SIP/2.0/UDP host:port;branch=z9hG4bK..;rport` (first entry only).
-fn parse_via(raw: &str) -> Option<TopVia<'_>> {
+pub(crate) fn parse_via(raw: &str) -> Option<TopVia<'_>> {
     let first = raw.split(',').next()?.trim();
     // sent-protocol is `name/version/transport`, possibly with LWS around the slashes.
     let mut rest = first;
@@ -105,6 +105,26 @@ fn parse_via(raw: &str) -> Option<TopVia<'_>> {
             .filter(|v| !v.is_empty())
     });
     Some(TopVia { sent_by, branch })
+}
+
+/// Splits a Via sent-by into host and port: `host`, `host:port`, `[v6]` or `[v6]:port`.
+/// The host keeps no brackets; `None` when the port is not a number.
+pub(crate) fn split_sent_by(sent_by: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = match sent_by.strip_prefix('[') {
+        Some(v6) => {
+            let (host, rest) = v6.split_once(']')?;
+            (host, rest.strip_prefix(':'))
+        }
+        None => match sent_by.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (sent_by, None),
+        },
+    };
+    let port = match port {
+        Some(p) => Some(p.trim().parse().ok()?),
+        None => None,
+    };
+    Some((host.trim(), port))
 }
 
 /// Call-ID value, trimmed.

@@ -40,6 +40,7 @@ use std::time::Duration;
 use crate::sip::Peer;
 
 pub use key::MAGIC_COOKIE;
+pub(crate) use key::{parse_via, split_sent_by};
 pub use layer::{TransactionLayer, TxStats};
 pub use messages::{cancel_for, response_to};
 
