@@ -51,7 +51,7 @@ taskset -c 1 timeout $((secs + 60)) sipp -sf "$sf" 127.0.0.1:"$sip_port" -s "$se
 echo "load after:  $(uptime)"
 if [ "$scenario" != uas ]; then
     # What the daemon saw: dropped datagrams and answers by code.
-    curl -s 127.0.0.1:18080/metrics | grep -E '^sip_(dropped|responses|requests)' || true
+    curl -s 127.0.0.1:18080/metrics | grep -E '^(sip_(dropped|responses|requests)|process_cpu_seconds_total)' || true
 fi
 grep -E 'Dead call|Unexpected|Timeout' "$work/sipp.out" | tail -5 || true
 python3 - "$work/stat.csv" "$secs" <<'PY'
