@@ -13,6 +13,7 @@ fn jb() -> JitterBuffer {
         capacity: 32,
         min_delay: 2,
         max_delay: 12,
+        ..JitterConfig::default()
     })
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use media_util::*;
 use pstn_bridge::media::wire::{parse_rtcp, parse_rtp, write_report};
 use pstn_bridge::media::{
-    MediaConfig, MediaError, MediaEvent, ReportBlock, RtcpItem, Side, SourcePolicy,
+    MediaConfig, MediaError, MediaEvent, MediaPipeline, ReportBlock, RtcpItem, Side, SourcePolicy,
 };
 
 fn events(outs: &[Out]) -> Vec<MediaEvent> {
@@ -307,4 +307,52 @@ fn rtcp_reports_both_ways_with_rtt() {
     );
     assert!((59_000..=61_000).contains(&r.rtt_us), "rtt {} us", r.rtt_us);
     assert_eq!(p.stats().rtcp_rx, 1);
+}
+
+#[test]
+fn a_stalled_pipeline_catches_up_without_dropping_output() {
+    let t0 = Instant::now();
+    let mut p = pipeline(MediaConfig::default(), t0);
+    let mut enc = pstn_bridge::media::OpusEncoder::new(Default::default()).unwrap();
+    let pcm = speech_like(160 * 40, 0.7);
+    let mut sent = 0;
+    let mut send = |p: &mut MediaPipeline, k: usize| {
+        let mut buf = [0u8; 400];
+        let n = enc.encode(&pcm[k * 160..(k + 1) * 160], &mut buf).unwrap();
+        let now = t0 + FRAME * k as u32;
+        p.handle_endpoint_media(
+            now,
+            endpoint_frame(111, k as u16, k as u32 * 960, false, &buf[..n]),
+        )
+        .unwrap();
+    };
+    // Steady start: 10 frames in, ticking as they come.
+    for k in 0..10 {
+        send(&mut p, k);
+        p.handle_timeout(t0 + FRAME * k as u32);
+        sent += count_trunk(&drain(&mut p).0);
+    }
+    // The task stalls for 10 ticks while 10 more frames queue up, then runs again: every
+    // due tick plays, though 10 ticks' output is more than the output ring holds at once.
+    for k in 10..20 {
+        send(&mut p, k);
+    }
+    let now = t0 + FRAME * 19;
+    let mut caught_up = 0;
+    loop {
+        p.handle_timeout(now);
+        let (outs, next) = drain(&mut p);
+        caught_up += count_trunk(&outs);
+        if next > now {
+            break;
+        }
+    }
+    assert_eq!(
+        caught_up, 10,
+        "one trunk frame per due tick (before: {sent})"
+    );
+}
+
+fn count_trunk(outs: &[Out]) -> usize {
+    outs.iter().filter(|o| matches!(o, Out::Trunk(_))).count()
 }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::MediaError;
-use super::codec::{Decoder, Encoder, FRAME_SAMPLES, MAX_DECODED};
+use super::codec::{Codec, Decoder, Encoder, FRAME_SAMPLES, MAX_DECODED};
 use super::config::{MediaConfig, SideCodec};
 use super::dtmf::{DtmfOut, DtmfPayload, DtmfRelay, Finished};
 use super::dtmf_gen::DtmfGen;
@@ -72,7 +72,10 @@ impl Direction {
                     ..cfg.jitter
                 }
             } else {
-                cfg.jitter
+                JitterConfig {
+                    slot_bytes: max_payload(inp.codec).min(cfg.jitter.slot_bytes),
+                    ..cfg.jitter
+                }
             }),
             dec: Decoder::new(inp.codec)?,
             enc: Encoder::new(outp.codec, cfg.opus)?,
@@ -402,4 +405,13 @@ fn emit(
         }
     }
     tx.count(payload.len());
+}
+
+/// The largest payload of `codec` worth buffering: a G.711 frame the decoder can take
+/// (one byte per sample), any Opus packet.
+fn max_payload(codec: Codec) -> usize {
+    match codec {
+        Codec::Pcmu | Codec::Pcma => MAX_DECODED,
+        Codec::Opus => SLOT_BYTES,
+    }
 }

@@ -26,14 +26,19 @@ pub struct JitterConfig {
     pub min_delay: u16,
     /// Largest target depth (must be below `capacity`).
     pub max_delay: u16,
+    /// Largest payload stored (at most [`SLOT_BYTES`]); larger ones count as oversize.
+    pub slot_bytes: usize,
 }
 
 impl Default for JitterConfig {
     fn default() -> Self {
         Self {
-            capacity: 32,
+            // Depth above target + 2 is trimmed one frame per pop, so at the largest
+            // target (12) a 16-frame ring still has room for a burst.
+            capacity: 16,
             min_delay: 2,
             max_delay: 12,
+            slot_bytes: SLOT_BYTES,
         }
     }
 }
@@ -108,12 +113,13 @@ struct Slot {
     ts: u32,
     pt: u8,
     len: u16,
-    data: [u8; SLOT_BYTES],
 }
 
 /// The jitter buffer.
 pub struct JitterBuffer {
     slots: Box<[Slot]>,
+    /// Payload storage: `slot_bytes` per slot, in slot order.
+    data: Box<[u8]>,
     mask: u64,
     cfg: JitterConfig,
     /// Next extended sequence number to play; `None` before the first packet.
@@ -148,17 +154,19 @@ impl JitterBuffer {
             ts: 0,
             pt: 0,
             len: 0,
-            data: [0; SLOT_BYTES],
         };
         let max = cfg.max_delay.min(cap as u16 - 1).max(1);
         let min = cfg.min_delay.clamp(1, max);
+        let slot_bytes = cfg.slot_bytes.clamp(1, SLOT_BYTES);
         Self {
             slots: vec![empty; cap].into_boxed_slice(),
+            data: vec![0; cap * slot_bytes].into_boxed_slice(),
             mask: cap as u64 - 1,
             cfg: JitterConfig {
                 capacity: cap,
                 min_delay: min,
                 max_delay: max,
+                slot_bytes,
             },
             next: None,
             highest: 0,
@@ -213,7 +221,7 @@ impl JitterBuffer {
 
     /// Stores a packet.
     pub fn push(&mut self, seq: u16, ts: u32, pt: u8, payload: &[u8]) -> Pushed {
-        if payload.len() > SLOT_BYTES {
+        if payload.len() > self.cfg.slot_bytes {
             self.stats.oversize += 1;
             return Pushed::Oversize;
         }
@@ -268,19 +276,27 @@ impl JitterBuffer {
         slot.ts = ts;
         slot.pt = pt;
         slot.len = payload.len() as u16;
-        slot.data[..payload.len()].copy_from_slice(payload);
+        let at = (ext & self.mask) as usize * self.cfg.slot_bytes;
+        self.data[at..at + payload.len()].copy_from_slice(payload);
         self.highest = self.highest.max(ext);
         self.stats.stored += 1;
         result
     }
 
     fn frame(&self, ext: u64) -> Option<Frame<'_>> {
-        let s = &self.slots[(ext & self.mask) as usize];
-        (s.full && s.seq == ext).then(|| Frame {
+        let idx = (ext & self.mask) as usize;
+        let s = &self.slots[idx];
+        (s.full && s.seq == ext).then(|| self.frame_at(idx))
+    }
+
+    fn frame_at(&self, idx: usize) -> Frame<'_> {
+        let s = &self.slots[idx];
+        let at = idx * self.cfg.slot_bytes;
+        Frame {
             ts: s.ts,
             pt: s.pt,
-            payload: &s.data[..s.len as usize],
-        })
+            payload: &self.data[at..at + s.len as usize],
+        }
     }
 
     /// Plays out one frame.
@@ -322,12 +338,7 @@ impl JitterBuffer {
         let idx = (next & self.mask) as usize;
         if self.slots[idx].full && self.slots[idx].seq == next {
             self.slots[idx].full = false;
-            let s = &self.slots[idx];
-            Pop::Frame(Frame {
-                ts: s.ts,
-                pt: s.pt,
-                payload: &s.data[..s.len as usize],
-            })
+            Pop::Frame(self.frame_at(idx))
         } else {
             self.stats.missing += 1;
             Pop::Missing {
@@ -346,6 +357,7 @@ mod tests {
             capacity: 16,
             min_delay: 2,
             max_delay: 8,
+            ..JitterConfig::default()
         })
     }
 
@@ -354,6 +366,27 @@ mod tests {
             Pop::Frame(f) => Some(f.payload[0]),
             _ => None,
         }
+    }
+
+    #[test]
+    fn payloads_are_bounded_by_the_configured_slot_size() {
+        let mut j = JitterBuffer::new(JitterConfig {
+            slot_bytes: 960,
+            ..JitterConfig::default()
+        });
+        assert_eq!(j.push(1, 0, 0, &[7; 961]), Pushed::Oversize);
+        assert_eq!(j.push(1, 0, 0, &[7; 960]), Pushed::Stored);
+        assert_eq!(j.push(2, 160, 0, &[8; 3]), Pushed::Stored);
+        assert_eq!(j.stats().oversize, 1);
+        // Each slot keeps its own bytes.
+        let Pop::Frame(f) = j.pop() else {
+            panic!("frame")
+        };
+        assert_eq!((f.payload.len(), f.payload[959]), (960, 7));
+        let Pop::Frame(f) = j.pop() else {
+            panic!("frame")
+        };
+        assert_eq!(f.payload, &[8, 8, 8]);
     }
 
     #[test]

@@ -130,6 +130,11 @@ impl OutQueue {
         Some(&mut self.slots[i])
     }
 
+    /// Slots left before the owner must drain.
+    pub fn free(&self) -> usize {
+        self.slots.len() - self.len
+    }
+
     /// Returns the last reservation (its write failed).
     pub fn unpush(&mut self) {
         self.len = self.len.saturating_sub(1);

@@ -15,11 +15,14 @@ use super::stats::MediaStats;
 /// Processing tick: one 20 ms frame per direction.
 const TICK: Duration = Duration::from_millis(20);
 
-/// Ticks processed at most per `handle_timeout`; beyond that the clock skips ahead.
+/// Ticks a late pipeline catches up on; beyond that the clock skips ahead.
 const MAX_CATCH_UP: u32 = 10;
 
-/// Output slots: a tick emits at most a frame per side, an RTCP report and DTMF ends.
-const OUT_SLOTS: usize = 16;
+/// Output slots: a tick emits at most a frame per side; RTCP reports and DTMF ends come
+/// on top. Catching up stops while fewer than `TICK_ROOM` are free and resumes once the
+/// owner has drained (the deadline stays due), so a burst needs no more slots.
+const OUT_SLOTS: usize = 8;
+const TICK_ROOM: usize = 4;
 
 /// One call's media pipeline (sans-IO). See the module docs for the driving loop.
 pub struct MediaPipeline {
@@ -232,19 +235,20 @@ impl MediaPipeline {
     /// Advances time: playout ticks, DTMF end regeneration, RTCP, RTP timeout.
     pub fn handle_timeout(&mut self, now: Instant) {
         if let Some(mut t) = self.next_tick {
-            let mut n = 0;
-            while t <= now && n < MAX_CATCH_UP {
+            if t <= now {
+                // Far behind (a stalled task): skip the clock ahead instead of bursting.
+                let due = (now.duration_since(t).as_millis() / TICK.as_millis()) as u32 + 1;
+                if due > MAX_CATCH_UP {
+                    let skip = due - MAX_CATCH_UP;
+                    self.to_endpoint.tx.skip(skip);
+                    self.to_trunk.tx.skip(skip);
+                    t += TICK * skip;
+                }
+            }
+            while t <= now && self.out.free() >= TICK_ROOM {
                 self.to_endpoint.on_tick(t, &mut self.out);
                 self.to_trunk.on_tick(t, &mut self.out);
                 t += TICK;
-                n += 1;
-            }
-            if t <= now {
-                // Far behind (a stalled task): skip the clock ahead instead of bursting.
-                let behind = (now.duration_since(t).as_millis() / TICK.as_millis()) as u32 + 1;
-                self.to_endpoint.tx.skip(behind);
-                self.to_trunk.tx.skip(behind);
-                t += TICK * behind;
             }
             self.next_tick = Some(t);
         }
