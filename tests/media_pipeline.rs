@@ -356,3 +356,25 @@ fn a_stalled_pipeline_catches_up_without_dropping_output() {
 fn count_trunk(outs: &[Out]) -> usize {
     outs.iter().filter(|o| matches!(o, Out::Trunk(_))).count()
 }
+
+#[test]
+fn large_packets_pass_through_whole() {
+    let t0 = Instant::now();
+    let mut p = pipeline(pcmu_config(), t0);
+    // 120 ms of G.711 in one packet: more than an output slot holds at first.
+    for (k, len) in [(0u16, 160usize), (1, 960), (2, 160)] {
+        let payload = vec![0x55 ^ k as u8; len];
+        let now = t0 + FRAME * u32::from(k);
+        p.handle_trunk_rtp(now, trunk_addr(), &rtp(0, k, u32::from(k) * 160, 7, false, &payload))
+            .unwrap();
+        let to_endpoint: Vec<usize> = drain(&mut p)
+            .0
+            .iter()
+            .filter_map(|o| match o {
+                Out::Endpoint { payload, .. } => Some(payload.len()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(to_endpoint, [len], "packet {k}");
+    }
+}

@@ -73,7 +73,7 @@ impl Direction {
                 }
             } else {
                 JitterConfig {
-                    slot_bytes: max_payload(inp.codec).min(cfg.jitter.slot_bytes),
+                    max_payload: max_payload(inp.codec).min(cfg.jitter.max_payload),
                     ..cfg.jitter
                 }
             }),
@@ -369,7 +369,11 @@ fn emit(
     payload: &[u8],
 ) {
     let ssrc = tx.ssrc();
-    let Some(slot) = out.push() else {
+    let bytes = match to {
+        Side::Trunk => rtp::HEADER_LEN + payload.len(),
+        Side::Endpoint => payload.len(),
+    };
+    let Some(slot) = out.push(bytes) else {
         return;
     };
     slot.pt = pt;

@@ -26,8 +26,11 @@ pub struct JitterConfig {
     pub min_delay: u16,
     /// Largest target depth (must be below `capacity`).
     pub max_delay: u16,
-    /// Largest payload stored (at most [`SLOT_BYTES`]); larger ones count as oversize.
+    /// Payload room per slot at first. A larger payload (rare: a far end that changes its
+    /// packet size) regrows every slot once, up to `max_payload`.
     pub slot_bytes: usize,
+    /// Largest payload stored (at most [`SLOT_BYTES`]); larger ones count as oversize.
+    pub max_payload: usize,
 }
 
 impl Default for JitterConfig {
@@ -38,7 +41,9 @@ impl Default for JitterConfig {
             capacity: 16,
             min_delay: 2,
             max_delay: 12,
-            slot_bytes: SLOT_BYTES,
+            // 20 ms of Opus below 128 kbit/s, or 40 ms of G.711.
+            slot_bytes: 320,
+            max_payload: SLOT_BYTES,
         }
     }
 }
@@ -60,8 +65,10 @@ pub struct JitterStats {
     pub underruns: u64,
     /// Stream restarts (sequence jumps).
     pub resyncs: u64,
-    /// Payloads too large for a slot.
+    /// Payloads too large to store.
     pub oversize: u64,
+    /// Times the slots were regrown for a larger payload.
+    pub regrown: u64,
 }
 
 /// What `push` did with a packet.
@@ -157,7 +164,8 @@ impl JitterBuffer {
         };
         let max = cfg.max_delay.min(cap as u16 - 1).max(1);
         let min = cfg.min_delay.clamp(1, max);
-        let slot_bytes = cfg.slot_bytes.clamp(1, SLOT_BYTES);
+        let max_payload = cfg.max_payload.clamp(1, SLOT_BYTES);
+        let slot_bytes = cfg.slot_bytes.clamp(1, max_payload);
         Self {
             slots: vec![empty; cap].into_boxed_slice(),
             data: vec![0; cap * slot_bytes].into_boxed_slice(),
@@ -167,6 +175,7 @@ impl JitterBuffer {
                 min_delay: min,
                 max_delay: max,
                 slot_bytes,
+                max_payload,
             },
             next: None,
             highest: 0,
@@ -219,11 +228,33 @@ impl JitterBuffer {
         self.playing = false;
     }
 
+    /// Gives every slot room for `len` bytes (doubling, up to `max_payload`), keeping
+    /// what is stored. Allocates; happens at most a few times in a call.
+    fn regrow(&mut self, len: usize) {
+        let old = self.cfg.slot_bytes;
+        let mut new = old.max(1);
+        while new < len {
+            new *= 2;
+        }
+        let new = new.min(self.cfg.max_payload);
+        let mut data = vec![0; self.slots.len() * new].into_boxed_slice();
+        for (i, slot) in self.slots.iter().enumerate() {
+            let n = slot.len as usize;
+            data[i * new..i * new + n].copy_from_slice(&self.data[i * old..i * old + n]);
+        }
+        self.data = data;
+        self.cfg.slot_bytes = new;
+        self.stats.regrown += 1;
+    }
+
     /// Stores a packet.
     pub fn push(&mut self, seq: u16, ts: u32, pt: u8, payload: &[u8]) -> Pushed {
-        if payload.len() > self.cfg.slot_bytes {
+        if payload.len() > self.cfg.max_payload {
             self.stats.oversize += 1;
             return Pushed::Oversize;
+        }
+        if payload.len() > self.cfg.slot_bytes {
+            self.regrow(payload.len());
         }
         let cap = self.mask + 1;
         let mut result = Pushed::Stored;
@@ -371,22 +402,29 @@ mod tests {
     #[test]
     fn payloads_are_bounded_by_the_configured_slot_size() {
         let mut j = JitterBuffer::new(JitterConfig {
-            slot_bytes: 960,
+            slot_bytes: 160,
+            max_payload: 960,
             ..JitterConfig::default()
         });
         assert_eq!(j.push(1, 0, 0, &[7; 961]), Pushed::Oversize);
-        assert_eq!(j.push(1, 0, 0, &[7; 960]), Pushed::Stored);
-        assert_eq!(j.push(2, 160, 0, &[8; 3]), Pushed::Stored);
-        assert_eq!(j.stats().oversize, 1);
+        assert_eq!(j.push(1, 0, 0, &[7; 150]), Pushed::Stored);
+        // A larger packet regrows the slots once and keeps what was stored.
+        assert_eq!(j.push(2, 160, 0, &[8; 960]), Pushed::Stored);
+        assert_eq!(j.push(3, 320, 0, &[9; 3]), Pushed::Stored);
+        assert_eq!((j.stats().oversize, j.stats().regrown), (1, 1));
         // Each slot keeps its own bytes.
-        let Pop::Frame(f) = j.pop() else {
-            panic!("frame")
-        };
-        assert_eq!((f.payload.len(), f.payload[959]), (960, 7));
-        let Pop::Frame(f) = j.pop() else {
-            panic!("frame")
-        };
-        assert_eq!(f.payload, &[8, 8, 8]);
+        let mut played = Vec::new();
+        for _ in 0..3 {
+            let Pop::Frame(f) = j.pop() else {
+                panic!("frame")
+            };
+            played.push((
+                f.payload.len(),
+                f.payload[0],
+                f.payload[f.payload.len() - 1],
+            ));
+        }
+        assert_eq!(played, [(150, 7, 7), (960, 8, 8), (3, 9, 9)]);
     }
 
     #[test]

@@ -71,8 +71,12 @@ pub enum MediaOutput<'a> {
     Timeout(Instant),
 }
 
-/// Bytes per output slot (an Ethernet MTU is the most we ever send).
+/// Most bytes an output slot holds (an Ethernet MTU is the most we ever send).
 pub const OUT_BYTES: usize = 1500;
+
+/// Bytes each output slot starts with: a 20 ms frame of G.711 or of Opus below
+/// 190 kbit/s with its RTP header, or an RTCP report. A slot asked for more regrows once.
+pub const OUT_START_BYTES: usize = 512;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
@@ -89,7 +93,7 @@ pub(super) struct OutSlot {
     pub seq: u16,
     pub ts: u32,
     pub marker: bool,
-    pub data: [u8; OUT_BYTES],
+    pub data: Box<[u8]>,
 }
 
 /// A fixed ring of output slots.
@@ -109,7 +113,7 @@ impl OutQueue {
             seq: 0,
             ts: 0,
             marker: false,
-            data: [0; OUT_BYTES],
+            data: vec![0; OUT_START_BYTES].into_boxed_slice(),
         };
         Self {
             slots: vec![empty; cap.max(1)].into_boxed_slice(),
@@ -119,15 +123,21 @@ impl OutQueue {
         }
     }
 
-    /// Reserves the next slot; `None` (counted) when the owner has not drained.
-    pub fn push(&mut self) -> Option<&mut OutSlot> {
+    /// Reserves the next slot with room for `bytes` (at most [`OUT_BYTES`]); `None`
+    /// (counted) when the owner has not drained.
+    pub fn push(&mut self, bytes: usize) -> Option<&mut OutSlot> {
         if self.len == self.slots.len() {
             self.dropped += 1;
             return None;
         }
         let i = (self.head + self.len) % self.slots.len();
         self.len += 1;
-        Some(&mut self.slots[i])
+        let slot = &mut self.slots[i];
+        if slot.data.len() < bytes {
+            // A larger packet than any before in this slot: allocates, rarely.
+            slot.data = vec![0; bytes.min(OUT_BYTES)].into_boxed_slice();
+        }
+        Some(slot)
     }
 
     /// Slots left before the owner must drain.

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant, SystemTime};
 use super::MediaError;
 use super::config::MediaConfig;
 use super::direction::{Direction, InPacket};
-use super::output::{EndpointFrame, EventQueue, Kind, MediaEvent, MediaOutput, OutQueue, Side};
+use super::output::{
+    EndpointFrame, EventQueue, Kind, MediaEvent, MediaOutput, OUT_START_BYTES, OutQueue, Side,
+};
 use super::rtcp_session::RtcpSession;
 use super::rtp::{self, RtpHeader};
 use super::source::{SourceCheck, SourceGuard};
@@ -269,7 +271,7 @@ impl MediaPipeline {
     }
 
     fn send_rtcp(&mut self, now: Instant) {
-        let Some(slot) = self.out.push() else {
+        let Some(slot) = self.out.push(OUT_START_BYTES) else {
             return;
         };
         slot.kind = Kind::TrunkRtcp;
