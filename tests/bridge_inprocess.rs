@@ -137,14 +137,14 @@ fn frequency_check_refuses_the_wrong_tone() {
 /// The browser offers what Chromium does: the bridge answers PCMU (passthrough).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_call_rings_the_browser_and_carries_tones_both_ways() {
-    let codec = inbound_call(&[Codec::Opus, Codec::PCMU], 41_000).await;
+    let codec = inbound_call(&[Codec::Opus, Codec::PCMU], 15_000).await;
     assert_eq!(codec, Codec::PCMU);
 }
 
 /// An Opus-only browser: the bridge transcodes between Opus and the trunk's PCMU.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_call_to_an_opus_only_browser_is_transcoded() {
-    let codec = inbound_call(&[Codec::Opus], 41_200).await;
+    let codec = inbound_call(&[Codec::Opus], 15_200).await;
     assert_eq!(codec, Codec::Opus);
 }
 
@@ -216,7 +216,7 @@ async fn inbound_call(codecs: &[Codec], media_base: u16) -> Codec {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbound_call_from_the_browser_reaches_the_carrier_and_carries_tones_both_ways() {
     let uas = SipUa::bind().await;
-    let d = daemon(uas.addr, 41_100).await;
+    let d = daemon(uas.addr, 15_100).await;
     let mut ws = Ws::login(&d).await;
     let rtp = UdpSocket::bind("127.0.0.1:0").await.expect("rtp");
     let rtp_addr = rtp.local_addr().expect("addr");

@@ -127,7 +127,7 @@ async fn carrier_hangs_up(
 /// answered elsewhere; the carrier's BYE ends A's call normally.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_sessions_ring_and_the_first_answer_wins() {
-    let d = daemon("127.0.0.1:9".parse().expect("addr"), 41_300).await;
+    let d = daemon("127.0.0.1:9".parse().expect("addr"), 15_300).await;
     let mut a = Ws::login(&d).await;
     let mut b = Ws::login(&d).await;
     let ua = SipUa::bind().await;
@@ -165,7 +165,7 @@ async fn two_sessions_ring_and_the_first_answer_wins() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_lost_mid_call_ends_the_call_after_the_grace_period() {
     let uas = "127.0.0.1:9".parse().expect("addr");
-    let d = daemon_with(uas, 41_400, "signaling_grace_s = 1").await;
+    let d = daemon_with(uas, 15_400, "signaling_grace_s = 1").await;
     let mut ws = Ws::login(&d).await;
     let ua = SipUa::bind().await;
     let rtp = UdpSocket::bind("127.0.0.1:0").await.expect("rtp");
@@ -206,7 +206,7 @@ async fn websocket_lost_mid_call_ends_the_call_after_the_grace_period() {
 /// 1 and 11 with the end bit, on the payload type it offered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dtmf_from_the_browser_reaches_the_carrier_as_rfc4733_events() {
-    let d = daemon("127.0.0.1:9".parse().expect("addr"), 41_500).await;
+    let d = daemon("127.0.0.1:9".parse().expect("addr"), 15_500).await;
     let mut ws = Ws::login(&d).await;
     let ua = SipUa::bind().await;
     let rtp = UdpSocket::bind("127.0.0.1:0").await.expect("rtp");

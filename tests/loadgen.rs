@@ -97,7 +97,7 @@ fn assert_clean_media_run(v: &Value, calls: f64) {
 #[test]
 fn inbound_calls_transcoded_and_passed_through() {
     let carrier = free_udp_port("127.0.0.1");
-    let cfg = config(3, carrier, 41000);
+    let cfg = config(3, carrier, 14000);
     let d = Daemon::start(&cfg);
     let v = run(&d, &cfg, carrier, "transcode", 3);
     assert_eq!(v["mode"], "transcode");
@@ -115,7 +115,7 @@ fn inbound_calls_transcoded_and_passed_through() {
 #[test]
 fn outbound_calls_and_signaling_only_calls() {
     let carrier = free_udp_port("127.0.0.1");
-    let cfg = config(3, carrier, 41200);
+    let cfg = config(3, carrier, 14200);
     let d = Daemon::start(&cfg);
     let v = run(&d, &cfg, carrier, "outbound", 3);
     assert_clean_media_run(&v, 3.0);
@@ -133,7 +133,7 @@ fn outbound_calls_and_signaling_only_calls() {
 fn refused_calls_are_reported_with_their_reason() {
     // The generator believes in 4 endpoints; the daemon knows only 2 of their DIDs.
     let carrier = free_udp_port("127.0.0.1");
-    let daemon_cfg = config(2, carrier, 41400);
+    let daemon_cfg = config(2, carrier, 14400);
     let d = Daemon::start(&daemon_cfg);
     let secret_line = |c: &str| {
         c.lines()
@@ -141,7 +141,7 @@ fn refused_calls_are_reported_with_their_reason() {
             .expect("secret")
             .to_owned()
     };
-    let mut loadgen_cfg = config(4, carrier, 41400);
+    let mut loadgen_cfg = config(4, carrier, 14400);
     loadgen_cfg = loadgen_cfg.replace(&secret_line(&loadgen_cfg), &secret_line(&daemon_cfg));
     let v = run(&d, &loadgen_cfg, carrier, "passthrough", 4);
     assert_eq!(num(&v, "calls_ok"), 2.0, "{v:#}");

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 
 use support::{Daemon, TempDir, describe, require_tool, scenario, sipp};
 
-const MEDIA_MIN: u16 = 38000;
-const MEDIA_MAX: u16 = 38999;
+const MEDIA_MIN: u16 = 31000;
+const MEDIA_MAX: u16 = 31999;
 const CALLS: usize = 100;
 /// Transcoding runs use their own range so both tests can run at once.
-const TRANSCODE_MIN: u16 = 27000;
+const TRANSCODE_MIN: u16 = 16000;
 
 fn config(transcode: bool, media_min: u16) -> String {
     let media_max = media_min + 999;

@@ -19,8 +19,8 @@ bind = "127.0.0.1:0"
 [media]
 bind_ip = "127.0.0.1"
 advertised_ip = "127.0.0.1"
-port_min = 39000
-port_max = 39099
+port_min = 32000
+port_max = 32099
 [trunks.carrier]
 addresses = ["127.0.0.1/32"]
 destination = "127.0.0.1:{carrier_port}"

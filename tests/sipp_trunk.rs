@@ -51,7 +51,7 @@ const LIMIT: Duration = Duration::from_secs(30);
 
 #[test]
 fn options_is_answered_with_allow_and_supported() {
-    let d = Daemon::start(&config(31000, false));
+    let d = Daemon::start(&config(23000, false));
     let dir = TempDir::new("options");
     let sf = scenario("options.xml", &dir, &[]);
     let out = sipp(
@@ -66,7 +66,7 @@ fn options_is_answered_with_allow_and_supported() {
 
 #[test]
 fn refusals_not_a_did_offline_endpoint_unknown_source() {
-    let d = Daemon::start(&config(32000, false));
+    let d = Daemon::start(&config(24000, false));
     let dir = TempDir::new("refusals");
     for (code, did, ip) in [
         ("404", "+14155559999", "127.0.0.1"),
@@ -109,7 +109,7 @@ fn refusals_not_a_did_offline_endpoint_unknown_source() {
 
 #[test]
 fn digest_authenticated_invite_from_an_unlisted_address() {
-    let d = Daemon::start(&config(33000, true));
+    let d = Daemon::start(&config(25000, true));
     let dir = TempDir::new("digest");
     let sf = scenario("digest_invite.xml", &dir, &[]);
     let out = sipp(
@@ -153,7 +153,7 @@ fn digest_authenticated_invite_from_an_unlisted_address() {
 
 #[test]
 fn reinvite_hold_and_session_refresh() {
-    let d = Daemon::start(&config(34000, false));
+    let d = Daemon::start(&config(26000, false));
     let dir = TempDir::new("reinvite");
     let sf = scenario("reinvite_refresh.xml", &dir, &[]);
     let out = sipp(
@@ -168,7 +168,7 @@ fn reinvite_hold_and_session_refresh() {
 
 #[test]
 fn tcp_transport_answers_options() {
-    let d = Daemon::start(&config(35000, false));
+    let d = Daemon::start(&config(27000, false));
     let tcp = d.sip_tcp.expect("TCP listener");
     let dir = TempDir::new("tcp");
     let sf = scenario("options.xml", &dir, &[]);
@@ -184,7 +184,7 @@ fn tcp_transport_answers_options() {
 
 #[test]
 fn healthz_and_sigterm_drain() {
-    let mut d = Daemon::start(&config(36000, false));
+    let mut d = Daemon::start(&config(28000, false));
     assert_eq!(d.http_get("/healthz").0, 200);
     let status = d
         .signal("TERM")
@@ -195,7 +195,7 @@ fn healthz_and_sigterm_drain() {
 
 #[test]
 fn privacy_id_with_pai_reaches_routing_as_unknown_caller() {
-    let d = Daemon::start(&config(37000, false));
+    let d = Daemon::start(&config(29000, false));
     let dir = TempDir::new("privacy");
     let pai = "P-Asserted-Identity: \"Bob\" <sip:+14155551234@127.0.0.1;user=phone>";
     let hidden = scenario(
@@ -244,7 +244,7 @@ fn privacy_id_with_pai_reaches_routing_as_unknown_caller() {
 
 #[test]
 fn sigterm_refuses_new_calls_and_lets_active_ones_finish() {
-    let mut d = Daemon::start(&config(30000, false));
+    let mut d = Daemon::start(&config(22000, false));
     let dir = TempDir::new("drain");
     let active = long_echo_call(&d, &dir, 3000);
     std::thread::sleep(Duration::from_millis(1000));
@@ -287,7 +287,7 @@ fn sigterm_refuses_new_calls_and_lets_active_ones_finish() {
 
 #[test]
 fn sigint_ends_active_calls_at_once() {
-    let mut d = Daemon::start(&config(29000, false));
+    let mut d = Daemon::start(&config(30000, false));
     let dir = TempDir::new("sigint");
     let active = long_echo_call(&d, &dir, 5000);
     std::thread::sleep(Duration::from_millis(1000));

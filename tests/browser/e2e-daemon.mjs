@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import { REPO_ROOT, launchChromium, writeToneWav, openPage, loadSdk, dominantFrequency, assertFrequency, within } from './lib.mjs';
 
 const BIN = process.env.PSTN_BRIDGE_BIN ?? join(REPO_ROOT, process.env.CARGO_TARGET_DIR ?? 'target', 'debug', 'pstn-bridge');
-const MEDIA_MIN = 36000;
+const MEDIA_MIN = 12000;
 
 function freeUdpPort() {
   return new Promise((resolve) => {
