@@ -365,8 +365,12 @@ fn large_packets_pass_through_whole() {
     for (k, len) in [(0u16, 160usize), (1, 960), (2, 160)] {
         let payload = vec![0x55 ^ k as u8; len];
         let now = t0 + FRAME * u32::from(k);
-        p.handle_trunk_rtp(now, trunk_addr(), &rtp(0, k, u32::from(k) * 160, 7, false, &payload))
-            .unwrap();
+        p.handle_trunk_rtp(
+            now,
+            trunk_addr(),
+            &rtp(0, k, u32::from(k) * 160, 7, false, &payload),
+        )
+        .unwrap();
         let to_endpoint: Vec<usize> = drain(&mut p)
             .0
             .iter()

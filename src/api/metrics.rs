@@ -18,6 +18,9 @@ pub struct Metrics {
     pub media_lost: IntCounterVec,
     pub media_late: IntCounterVec,
     pub media_rejected: IntCounterVec,
+    /// Inbound calls: INVITE received to 200 OK sent (for endpoint calls this includes the
+    /// time the endpoint took to answer).
+    pub inbound_answer_seconds: prometheus::Histogram,
 }
 
 impl Metrics {
@@ -94,6 +97,20 @@ impl Metrics {
                 .expect("valid metric");
                 let _ = registry.register(Box::new(g.clone()));
                 g
+            },
+            inbound_answer_seconds: {
+                let h = prometheus::Histogram::with_opts(
+                    prometheus::HistogramOpts::new(
+                        "inbound_answer_seconds",
+                        "Inbound calls: INVITE received to 200 OK sent, including the endpoint's answer time.",
+                    )
+                    .buckets(vec![
+                        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                    ]),
+                )
+                .expect("valid metric");
+                let _ = registry.register(Box::new(h.clone()));
+                h
             },
             registry,
         };

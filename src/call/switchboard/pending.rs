@@ -35,6 +35,8 @@ pub(super) struct Pending {
     pub rang: bool,
     /// Our reliable 180 until PRACKed, when the carrier required 100rel (RFC 3262).
     pub reliable: Option<ReliableProvisionals>,
+    /// When the INVITE arrived.
+    pub received: Instant,
 }
 
 impl Switchboard {
@@ -143,6 +145,7 @@ impl Switchboard {
             port,
             rang: false,
             reliable: None,
+            received: now,
         })
     }
 
@@ -180,6 +183,9 @@ impl Switchboard {
         };
         let body = Some(("application/sdp", answer.into_bytes()));
         self.respond_tagged(now, p.tx, &p.req, 200, "OK", &p.tag, headers, body);
+        self.metrics
+            .inbound_answer_seconds
+            .observe(now.saturating_duration_since(p.received).as_secs_f64());
         let call = Call {
             id: p.id.clone(),
             trunk: p.trunk,

@@ -279,6 +279,8 @@ fn echo_call_answer_ack_bye() {
     let again = h.send(CARRIER, &invite);
     assert!(again.iter().all(|m| status(m) == 200));
     assert!(h.events().is_empty());
+    let answered = h.core.metrics.inbound_answer_seconds.get_sample_count();
+    assert_eq!(answered, 1, "the answer is timed once");
     let tag = to_tag(&out[0]);
     let in_dialog = |method: &str, branch: &str, cseq: u32| {
         request(method, "+14155550199", branch, "", "")
