@@ -284,6 +284,13 @@ pub async fn start(cfg: Config, shutdown: Shutdown) -> Result<Running, DriverErr
             }
         };
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        // WebSocket signaling writes small messages: without TCP_NODELAY one can wait for
+        // the peer's delayed ACK (40 ms) behind the one before it.
+        let http = axum::serve::ListenerExt::tap_io(http, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         if let Err(e) = axum::serve(http, app).with_graceful_shutdown(stop).await {
             tracing::error!(error = %e, "HTTP server failed");
         }

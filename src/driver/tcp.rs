@@ -45,6 +45,8 @@ pub(super) async fn accept(
                 continue;
             }
         };
+        // Each SIP message goes out whole and at once (no Nagle delay behind the last).
+        let _ = stream.set_nodelay(true);
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             tracing::warn!(%addr, "TCP connection limit reached, refusing");
             metrics.sip_dropped.with_label_values(&["tcp_limit"]).inc();

@@ -49,7 +49,7 @@ impl Session {
 
 /// Opens `/v1/ws` at `ws_url`, logs in with `token` and runs the session in a task.
 pub async fn login(ws_url: &str, token: &str, routes: WsRoutes) -> Result<Session, String> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(ws_url, None, true)
         .await
         .map_err(|e| format!("cannot open {ws_url}: {e}"))?;
     let auth = json!({"type": "auth", "token": token, "protocol": 1});
