@@ -200,6 +200,7 @@ pub async fn start(cfg: Config, shutdown: Shutdown) -> Result<Running, DriverErr
         },
     });
     let (in_tx, in_rx) = mpsc::channel::<Inbound>(8192);
+    crate::webrtc::prepare_certificate(std::time::Instant::now());
     let webrtc_addr = SocketAddr::new(cfg.media.bind_ip, cfg.media.webrtc_port);
     let webrtc = webrtc_socket::WebRtcSocket::bind(webrtc_addr, cfg.media.socket_buffer_bytes)
         .await

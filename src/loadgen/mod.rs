@@ -206,6 +206,9 @@ pub async fn run(args: RunArgs) -> Result<Report, String> {
         .or(cfg.sip.bind_udp)
         .ok_or("the bridge has no SIP/UDP address: pass --sip")?;
     let audio = Arc::new(audio::Audio::encode()?);
+    // One throwaway peer first: the crypto library's lazy start-up (entropy source, first
+    // key pair) would otherwise land in the first calls' set-up times.
+    peer::Peer::offer(args.media_ip, str0m::format::Codec::Opus).await?;
     let sip = UdpSocket::bind(args.carrier)
         .await
         .map_err(|e| format!("carrier SIP socket {}: {e}", args.carrier))?;
