@@ -64,8 +64,8 @@ impl Direction {
             outp,
             passthrough: inp.codec == outp.codec,
             rx: RxTracker::new(inp.codec.clock()),
-            // Passthrough forwards each packet at once and never fills the buffer: the
-            // smallest one keeps ~75 KB per call untouched.
+            // Passthrough forwards each packet at once and never fills the buffer: it
+            // gets the smallest one.
             jb: JitterBuffer::new(if inp.codec == outp.codec {
                 JitterConfig {
                     capacity: 0,

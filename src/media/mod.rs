@@ -51,8 +51,9 @@
 //!   with `None`, and back to the configured value on resume.
 //! - [`MediaEvent::RtpTimeout`] should end the call with the media-timeout end reason.
 //! - A codec change needs a new pipeline (not yet a `reconfigure`).
-//! - Per call about 150 KB is allocated up front (jitter buffers, output slots,
-//!   libopus state); nothing after that.
+//! - Per call about 85 KB is allocated up front (jitter buffers, output slots,
+//!   libopus state); after that only when the far end sends a larger packet than any
+//!   before (a slot regrows once, up to the codec's maximum).
 //!
 //! # Behaviour
 //!
