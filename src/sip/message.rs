@@ -8,7 +8,7 @@
 
 use rsip::prelude::*;
 
-use super::transaction::{parse_via, split_sent_by};
+use super::transaction::{split_sent_by, top_via};
 
 /// Why a message was refused. Each reason is a short, fixed phrase for the 400 reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -273,18 +273,13 @@ fn expand_compact(name: &str) -> &str {
 /// The top Via reads as `SIP/2.0/TRANSPORT host[:port]` (the transaction layer's hand
 /// parser, which every request goes through; rsip's typed Via cost a fifth of parsing).
 fn valid_top_via(headers: &rsip::Headers) -> bool {
-    let Some(raw) = headers.iter().find_map(|h| match h {
-        rsip::Header::Via(v) => Some(v.value()),
-        _ => None,
-    }) else {
+    let Ok(via) = top_via(headers) else {
         return false;
     };
-    let top = raw.split(',').next().unwrap_or("").trim_start();
-    let protocol_ok = top.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("SIP"));
-    let Some((host, port)) = parse_via(top).and_then(|v| split_sent_by(v.sent_by)) else {
+    let Some((host, port)) = split_sent_by(via.sent_by) else {
         return false;
     };
-    protocol_ok
+    via.protocol.eq_ignore_ascii_case("SIP")
         && !host.is_empty()
         && host
             .bytes()

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use rsip::prelude::*;
 
-use super::transaction::{parse_via, split_sent_by};
+use super::transaction::{has_tag, parse_via, split_sent_by};
 use super::{Peer, Transport};
 
 /// A response to `req` with the given code and reason phrase: Via, From, To, Call-ID and
@@ -43,25 +43,10 @@ fn with_to_tag(to: &rsip::headers::To, code: u16, to_tag: Option<&str>) -> rsip:
         return to.clone();
     };
     let value = to.value();
-    if has_tag_param(value) {
+    if has_tag(value) {
         return to.clone();
     }
     rsip::headers::To::new(format!("{value};tag={tag}"))
-}
-
-/// Whether a From/To value carries a `tag` header parameter. Parameters follow the `>` of a
-/// name-addr; in a bare addr-spec every `;` starts a header parameter (RFC 3261 §20.20).
-pub fn has_tag_param(value: &str) -> bool {
-    let params = match value.rfind('>') {
-        Some(i) => &value[i + 1..],
-        None => value,
-    };
-    params.split(';').skip(1).any(|p| {
-        p.split_once('=')
-            .map_or(p, |(name, _)| name)
-            .trim()
-            .eq_ignore_ascii_case("tag")
-    })
 }
 
 /// Appends headers and sets the body with its Content-Type; always writes Content-Length.

@@ -305,14 +305,21 @@ impl Switchboard {
     /// A measurement for the admission rule: the process's CPU seconds at `now` and the
     /// cores it may run on.
     pub fn handle_load_sample(&mut self, now: Instant, cpu_seconds: f64, cores: usize) {
-        let calls = self.calls.len() + self.legs.len() + self.pending.len();
+        let calls = self.calls_costing_cpu();
         self.load.handle_sample(now, cpu_seconds, cores, calls);
         self.metrics.cpu_load_percent.set(self.load.percent());
     }
 
     /// Admits one new call under the load rule, or says when to retry.
     pub fn admit_load(&mut self) -> Result<(), Duration> {
-        self.load.admit(self.calls.len() + self.legs.len())
+        let calls = self.calls_costing_cpu();
+        self.load.admit(calls)
+    }
+
+    /// What the load rule counts as calls in progress, at sampling and at admission alike:
+    /// answered and ringing inbound calls and outbound legs.
+    fn calls_costing_cpu(&self) -> usize {
+        self.calls.len() + self.legs.len() + self.pending.len()
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -380,7 +387,7 @@ impl Switchboard {
         };
         let in_dialog = req
             .to_header()
-            .is_ok_and(|t| reply::has_tag_param(t.value()));
+            .is_ok_and(|t| crate::sip::transaction::has_tag(t.value()));
         match req.method() {
             rsip::Method::Cancel => self.on_cancel(now, tx, &req),
             _ if in_dialog => match self.leg_for(&req) {

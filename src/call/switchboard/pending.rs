@@ -85,7 +85,7 @@ impl Switchboard {
         };
         // Only a call that will be set up counts against the load: a refusal (404, 403,
         // 480) costs about what a 503 would.
-        if let Err(retry) = self.load.admit(self.calls.len() + self.legs.len()) {
+        if let Err(retry) = self.admit_load() {
             tracing::info!(
                 load_percent = self.load.percent(),
                 "at capacity: new call refused"

@@ -64,6 +64,8 @@ impl MethodKey {
 /// The parts of the top Via the transaction layer uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct TopVia<'a> {
+    /// The protocol name of sent-protocol (`SIP` in `SIP/2.0/UDP`).
+    pub protocol: &'a str,
     pub sent_by: &'a str,
     pub branch: Option<&'a str>,
 }
@@ -84,6 +86,7 @@ pub(crate) fn top_via(headers: &Headers) -> Result<TopVia<'_>, TxError> {
 pub(crate) fn parse_via(raw: &str) -> Option<TopVia<'_>> {
     let first = raw.split(',').next()?.trim();
     // sent-protocol is `name/version/transport`, possibly with LWS around the slashes.
+    let protocol = first.split('/').next()?.trim();
     let mut rest = first;
     for _ in 0..2 {
         let slash = rest.find('/')?;
@@ -104,7 +107,11 @@ pub(crate) fn parse_via(raw: &str) -> Option<TopVia<'_>> {
             .then(|| value.trim())
             .filter(|v| !v.is_empty())
     });
-    Some(TopVia { sent_by, branch })
+    Some(TopVia {
+        protocol,
+        sent_by,
+        branch,
+    })
 }
 
 /// Splits a Via sent-by into host and port: `host`, `host:port`, `[v6]` or `[v6]:port`.

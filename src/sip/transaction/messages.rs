@@ -82,7 +82,7 @@ pub fn response_to(
 }
 
 /// Whether a To/From value carries a `tag` parameter (outside its `<...>` URI).
-fn has_tag(value: &str) -> bool {
+pub(crate) fn has_tag(value: &str) -> bool {
     let params = value.rsplit_once('>').map_or(value, |(_, p)| p);
     params.split(';').skip(1).any(|p| {
         p.split('=')

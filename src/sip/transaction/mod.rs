@@ -40,8 +40,9 @@ use std::time::Duration;
 use crate::sip::Peer;
 
 pub use key::MAGIC_COOKIE;
-pub(crate) use key::{parse_via, split_sent_by};
+pub(crate) use key::{parse_via, split_sent_by, top_via};
 pub use layer::{TransactionLayer, TxStats};
+pub(crate) use messages::has_tag;
 pub use messages::{cancel_for, response_to};
 
 /// Timer values (RFC 3261 §17.1.1.1, table 4) and the table cap.
