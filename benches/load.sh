@@ -3,7 +3,8 @@
 # generator pinned to CPU 1, on loopback. Usage:
 #   benches/load.sh MODE CALLS RATE HOLD [more pstn-bridge-loadgen options]
 #     MODE: transcode | passthrough | signaling | outbound
-#   JSON=out.json benches/load.sh ...   also keeps the JSON result.
+#   JSON=out.json benches/load.sh ...   also keeps the JSON result
+#   (DAEMON_LOG=file keeps the daemon's log).
 # Prints the markdown row and the JSON; check `uptime` first: other work on the machine
 # skews the numbers. SKIP_BUILD=1 uses the release binaries as they are.
 set -euo pipefail
@@ -31,6 +32,7 @@ taskset -c 1 "$bin/pstn-bridge-loadgen" --daemon "http://$http" --bridge-config 
 echo "load after:  $(uptime)" >&2
 cat "$work/out.json"
 [ -z "${JSON:-}" ] || cp "$work/out.json" "$JSON"
+[ -z "${DAEMON_LOG:-}" ] || cp "$work/daemon.log" "$DAEMON_LOG"
 if grep -qiE "panicked|ERROR" "$work/daemon.log"; then
     echo "daemon log:" >&2; grep -iE "panicked|ERROR" "$work/daemon.log" | head -20 >&2
 fi
