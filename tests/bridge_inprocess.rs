@@ -137,20 +137,31 @@ fn frequency_check_refuses_the_wrong_tone() {
 /// The browser offers what Chromium does: the bridge answers PCMU (passthrough).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_call_rings_the_browser_and_carries_tones_both_ways() {
-    let codec = inbound_call(&[Codec::Opus, Codec::PCMU], 15_000).await;
+    let codec = inbound_call(&[Codec::Opus, Codec::PCMU], 15_000, None).await;
     assert_eq!(codec, Codec::PCMU);
 }
 
 /// An Opus-only browser: the bridge transcodes between Opus and the trunk's PCMU.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_call_to_an_opus_only_browser_is_transcoded() {
-    let codec = inbound_call(&[Codec::Opus], 15_200).await;
+    let codec = inbound_call(&[Codec::Opus], 15_200, None).await;
     assert_eq!(codec, Codec::Opus);
 }
 
+/// Another process holds the first port of the media range: the bridge never advertises
+/// it and the call connects on the next one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_media_port_held_elsewhere_is_skipped() {
+    let held = std::net::UdpSocket::bind("127.0.0.1:15600").expect("hold the first port");
+    let codec = inbound_call(&[Codec::PCMU], 15_600, Some(15_600)).await;
+    assert_eq!(codec, Codec::PCMU);
+    drop(held);
+}
+
 /// The carrier calls the DID, the browser (offering `codecs`) answers, tones flow both
-/// ways, the carrier hangs up. Returns the codec the browser received.
-async fn inbound_call(codecs: &[Codec], media_base: u16) -> Codec {
+/// ways, the carrier hangs up. Returns the codec the browser received. The bridge's SDP
+/// must not name `held_port`.
+async fn inbound_call(codecs: &[Codec], media_base: u16, held_port: Option<u16>) -> Codec {
     let d = daemon("127.0.0.1:9".parse().expect("addr"), media_base).await;
     let mut ws = Ws::login(&d).await;
     let ua = SipUa::bind().await;
@@ -188,7 +199,13 @@ async fn inbound_call(codecs: &[Codec], media_base: u16) -> Codec {
     );
     let uri = format!("sip:{DID}@{}", d.sip());
     ua.send(d.sip(), &ua.request("ACK", &uri, 1, &ok)).await;
-    media.carrier(rtp, ok.media_addr().expect("media address in SDP"));
+    let bridge_rtp = ok.media_addr().expect("media address in SDP");
+    assert_ne!(
+        Some(bridge_rtp.port()),
+        held_port,
+        "a held port was advertised"
+    );
+    media.carrier(rtp, bridge_rtp);
 
     let (browser_pcm, carrier_pcm, codec) = media.hear(deadline(10)).await;
     assert_tones(

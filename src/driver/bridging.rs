@@ -38,6 +38,7 @@ impl Signaling {
             signaling: self.node.control.sender(),
             inbox_tx: tx,
             metrics: self.node.metrics.clone(),
+            port_sockets: self.port_sockets.clone(),
         };
         // The `active_calls` gauge is the switchboard's: inbound calls plus outbound legs.
         tokio::spawn(async move {

@@ -92,6 +92,7 @@ pub struct CallLinks {
     pub(crate) signaling: mpsc::Sender<Command>,
     pub(crate) inbox_tx: mpsc::Sender<CallMsg>,
     pub(crate) metrics: std::sync::Arc<crate::api::Metrics>,
+    pub(crate) port_sockets: super::media_ports::PortSockets,
 }
 
 struct CallTask {
@@ -125,7 +126,7 @@ pub async fn run(
     mut inbox: mpsc::Receiver<CallMsg>,
 ) -> EndReason {
     let now = Instant::now();
-    let rtp = match UdpSocket::bind(setup.media_bind).await {
+    let rtp = match links.port_sockets.claim(setup.media_bind) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(call = %setup.id, bind = %setup.media_bind, error = %e, "cannot bind trunk RTP port");

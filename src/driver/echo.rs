@@ -43,7 +43,7 @@ pub(super) struct EchoSettings {
 
 pub(super) fn spawn(
     call: CallId,
-    bind: SocketAddr,
+    (bind, sock): (SocketAddr, std::io::Result<UdpSocket>),
     offer: TrunkOffer,
     settings: EchoSettings,
     report: mpsc::Sender<(CallId, MediaProblem)>,
@@ -52,7 +52,7 @@ pub(super) fn spawn(
     let (remote_tx, remote_rx) = watch::channel((offer.remote, true));
     let (stop_tx, stop_rx) = oneshot::channel();
     tokio::spawn(async move {
-        let problem = run(bind, &offer, settings, remote_rx, stop_rx, &metrics).await;
+        let problem = run(bind, sock, &offer, settings, remote_rx, stop_rx, &metrics).await;
         tracing::debug!(%call, "echo media ended");
         if let Some(p) = problem {
             tracing::info!(%call, problem = ?p, "echo media stopped");
@@ -96,13 +96,14 @@ fn media_config(offer: &TrunkOffer, s: &EchoSettings) -> MediaConfig {
 
 async fn run(
     bind: SocketAddr,
+    sock: std::io::Result<UdpSocket>,
     offer: &TrunkOffer,
     settings: EchoSettings,
     mut remote: watch::Receiver<(SocketAddr, bool)>,
     mut stop: oneshot::Receiver<()>,
     metrics: &Metrics,
 ) -> Option<MediaProblem> {
-    let sock = match UdpSocket::bind(bind).await {
+    let sock = match sock {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(%bind, error = %e, "cannot bind echo media port");

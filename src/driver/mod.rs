@@ -4,6 +4,7 @@
 pub mod call_task;
 mod echo;
 pub mod endpoints;
+mod media_ports;
 mod signaling;
 mod socket_buffers;
 mod tcp;

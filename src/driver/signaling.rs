@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::echo::{self, EchoHandle, MediaProblem};
+use super::media_ports::{BoundPorts, PortSockets};
 use super::tcp::Connections;
 use super::{Bound, Command, Inbound, NodeState, Shutdown, Stop};
 use crate::call::switchboard::{
@@ -35,6 +36,8 @@ pub(super) struct Signaling {
     webrtc: super::webrtc_socket::WebRtcSocket,
     /// Outbound legs of bridged calls, and the RTP port each took.
     bridged_legs: HashMap<LegId, (CallId, u16)>,
+    /// Sockets of the RTP ports the switchboard handed out, for the calls' tasks.
+    port_sockets: PortSockets,
 }
 
 impl Signaling {
@@ -54,13 +57,16 @@ impl Signaling {
         let unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let core = Switchboard::new(
+        let mut core = Switchboard::new(
             cfg.clone(),
             node.metrics.clone(),
             local,
             Instant::now().into_std(),
             unix,
         );
+        let m = &cfg.media;
+        let (ports, port_sockets) = BoundPorts::new(m.bind_ip, m.port_min, m.port_max);
+        core.set_media_ports(Box::new(ports));
         let (media_tx, media_rx) = mpsc::channel(1024);
         Self {
             cfg,
@@ -74,6 +80,7 @@ impl Signaling {
             legs: HashMap::new(),
             webrtc,
             bridged_legs: HashMap::new(),
+            port_sockets,
         }
     }
 
@@ -213,9 +220,10 @@ impl Signaling {
                         opus_fec: m.opus_fec,
                     };
                     let metrics = self.node.metrics.clone();
+                    let sock = self.port_sockets.claim(local);
                     let h = echo::spawn(
                         call.clone(),
-                        local,
+                        (local, sock),
                         offer,
                         settings,
                         self.media_tx.clone(),

@@ -38,7 +38,7 @@ use dialogs::Call;
 pub use dialogs::{CallId, reasons};
 use limits::TrunkLimits;
 pub use outbound::{LegEvent, LegId, OutboundCall, OutboundError};
-use ports::PortPool;
+pub use ports::{MediaPorts, PortPool};
 
 /// Methods we answer; anything else is 501, these others are 405.
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, PRACK";
@@ -118,7 +118,7 @@ pub struct Switchboard {
     /// Our session refreshes (UPDATE) in flight.
     refreshes: HashMap<TxId, CallId>,
     nonces: NonceIssuer,
-    ports: PortPool,
+    ports: Box<dyn MediaPorts>,
     limits: TrunkLimits,
     load: load::LoadGovernor,
     draining: bool,
@@ -145,7 +145,7 @@ impl Switchboard {
             max_transactions: s.max_transactions,
         });
         Self {
-            ports: PortPool::new(cfg.media.port_min, cfg.media.port_max),
+            ports: Box::new(PortPool::new(cfg.media.port_min, cfg.media.port_max)),
             limits: TrunkLimits::default(),
             load: load::LoadGovernor::new(
                 cfg.admission.max_cpu_percent,
@@ -171,6 +171,11 @@ impl Switchboard {
             transmits: VecDeque::new(),
             next_id: 0,
         }
+    }
+
+    /// Replaces where RTP ports come from (the driver binds them before they are used).
+    pub fn set_media_ports(&mut self, ports: Box<dyn MediaPorts>) {
+        self.ports = ports;
     }
 
     /// One datagram or TCP frame from `peer`.

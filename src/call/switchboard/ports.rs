@@ -3,6 +3,16 @@
 
 use std::collections::BTreeSet;
 
+/// Where the switchboard gets a call's RTP port. The driver's source binds each port
+/// before handing it out (a port another process holds is skipped, never advertised);
+/// a bare [`PortPool`] serves the cores' tests.
+pub trait MediaPorts: Send {
+    /// A port for a new call, or `None` when none is usable.
+    fn take(&mut self) -> Option<u16>;
+    /// The call that had `port` ended or was refused.
+    fn release(&mut self, port: u16);
+}
+
 #[derive(Debug)]
 pub struct PortPool {
     min: u16,
@@ -23,8 +33,7 @@ impl PortPool {
 
     /// An unused even port, or `None` when the range is exhausted.
     pub fn take(&mut self) -> Option<u16> {
-        let slots = (u32::from(self.max) - u32::from(self.min)) / 2 + 1;
-        for _ in 0..slots {
+        for _ in 0..self.capacity() {
             let port = self.next;
             self.next = if u32::from(port) + 2 > u32::from(self.max) {
                 self.min
@@ -42,9 +51,24 @@ impl PortPool {
         self.used.remove(&port);
     }
 
+    /// Ports the range holds.
+    pub fn capacity(&self) -> usize {
+        ((u32::from(self.max) - u32::from(self.min)) / 2 + 1) as usize
+    }
+
     #[cfg(test)]
     pub fn in_use(&self) -> usize {
         self.used.len()
+    }
+}
+
+impl MediaPorts for PortPool {
+    fn take(&mut self) -> Option<u16> {
+        PortPool::take(self)
+    }
+
+    fn release(&mut self, port: u16) {
+        PortPool::release(self, port)
     }
 }
 
