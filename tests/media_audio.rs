@@ -8,8 +8,8 @@ mod media_util;
 use std::time::Instant;
 
 use media_util::*;
-use pstn_bridge::media::Law;
 use pstn_bridge::media::wire::parse_rtp;
+use pstn_bridge::media::{Law, OpusMode};
 
 /// Normalised cross-correlation of `a` and `b[lag..]` over `len` samples.
 fn ncc(a: &[f64], b: &[f64], lag: usize, len: usize) -> f64 {
@@ -31,10 +31,6 @@ fn align(reference: &[f64], out: &[f64], max_lag: usize, len: usize) -> (usize, 
 }
 
 /// Runs `input` through trunk → Opus → loopback → trunk; returns the PCM the trunk got.
-fn round_trip(input: &[i16]) -> Vec<i16> {
-    round_trip_with(input, pcmu_config_opus())
-}
-
 fn round_trip_with(input: &[i16], cfg: pstn_bridge::media::MediaConfig) -> Vec<i16> {
     round_trip_lossy(input, cfg, 0).0
 }
@@ -103,21 +99,33 @@ fn to_f64(v: &[i16]) -> Vec<f64> {
     v.iter().map(|&s| s as f64).collect()
 }
 
-/// Measured here (libopus 1.3.1, complexity 1, 24 kbit/s, FEC on; run with
-/// `--nocapture`): aligned correlation 0.897 at lag 372 samples (0.894 at complexity
-/// 5; `complexity_sweep` prints all levels); unrelated signal
-/// 0.050; misaligned by 154 ms -0.012. The threshold leaves ~0.09 of margin below the
-/// measured value and far above both controls.
+/// Measured here (libopus 1.3.1, complexity 1, 24 kbit/s; run with `--nocapture`):
+/// aligned correlation 0.993 at lag 340 samples with the default CELT encoder, 0.897 at
+/// lag 372 with SILK (FEC on); `complexity_sweep` prints every level of both. Unrelated
+/// signal 0.06, misaligned by 154 ms 0.01. The threshold sits below SILK's value (it
+/// must pass too) and far above both controls.
 const THRESHOLD: f64 = 0.80;
 
-/// Threshold with 5 % loss on both legs (measured 0.859), still far above the
-/// controls of the lossless test.
+/// Threshold with 5 % loss on both legs (measured 0.937 CELT, 0.859 SILK with FEC),
+/// still far above the controls of the lossless test.
 const LOSSY_THRESHOLD: f64 = 0.75;
 
 #[test]
 fn pcmu_opus_pcmu_round_trip_preserves_speech_like_signal() {
+    check_round_trip(pcmu_config_opus());
+}
+
+#[test]
+fn silk_round_trip_preserves_speech_like_signal() {
+    let mut cfg = pcmu_config_opus();
+    cfg.opus.mode = OpusMode::Silk;
+    check_round_trip(cfg);
+}
+
+fn check_round_trip(cfg: pstn_bridge::media::MediaConfig) {
+    let cfg_mode = cfg.opus.mode;
     let input = speech_like(8000 * 4, 0.0);
-    let output = round_trip(&input);
+    let output = round_trip_with(&input, cfg);
     assert!(
         output.len() > input.len() / 2,
         "too little output: {}",
@@ -135,7 +143,8 @@ fn pcmu_opus_pcmu_round_trip_preserves_speech_like_signal() {
     );
     let (lag, c) = align(&r[skip..], &o[skip..], max_lag, len);
     eprintln!(
-        "aligned: lag {lag} samples ({} ms), correlation {c:.3}",
+        "{:?}: aligned: lag {lag} samples ({} ms), correlation {c:.3}",
+        cfg_mode,
         lag / 8
     );
     assert!(
@@ -156,9 +165,9 @@ fn pcmu_opus_pcmu_round_trip_preserves_speech_like_signal() {
     assert!(cm < THRESHOLD, "misaligned signal passed: {cm:.3}");
 }
 
-/// 5 % loss on both legs: Opus FEC/PLC and G.711 concealment keep the signal
-/// recognisable. Measured here: correlation 0.859 with 22 frames concealed (both
-/// directions together), against 0.897 without loss.
+/// 5 % loss on both legs: Opus PLC and G.711 concealment keep the signal recognisable.
+/// Measured here (default CELT): correlation 0.937 with 22 frames concealed (both
+/// directions together), against 0.993 without loss (SILK with FEC: 0.859 and 0.897).
 #[test]
 fn round_trip_with_loss_is_concealed() {
     let input = speech_like(8000 * 4, 0.0);
@@ -178,14 +187,19 @@ fn round_trip_with_loss_is_concealed() {
 fn complexity_sweep() {
     let input = speech_like(8000 * 4, 0.0);
     let r = to_f64(&input);
-    for complexity in [0u8, 1, 3, 5, 8, 10] {
-        for inband_fec in [false, true] {
-            let mut cfg = pcmu_config_opus();
-            cfg.opus.complexity = complexity;
-            cfg.opus.inband_fec = inband_fec;
-            let o = to_f64(&round_trip_with(&input, cfg));
-            let (lag, c) = align(&r[4000..], &o[4000..], 2000, 16000);
-            eprintln!("complexity {complexity} fec {inband_fec}: correlation {c:.3} (lag {lag})");
+    for mode in [OpusMode::Celt, OpusMode::Silk] {
+        for complexity in [0u8, 1, 3, 5, 8, 10] {
+            for inband_fec in [false, true] {
+                let mut cfg = pcmu_config_opus();
+                cfg.opus.mode = mode;
+                cfg.opus.complexity = complexity;
+                cfg.opus.inband_fec = inband_fec;
+                let o = to_f64(&round_trip_with(&input, cfg));
+                let (lag, c) = align(&r[4000..], &o[4000..], 2000, 16000);
+                eprintln!(
+                    "{mode:?} complexity {complexity} fec {inband_fec}: correlation {c:.3} (lag {lag})"
+                );
+            }
         }
     }
 }

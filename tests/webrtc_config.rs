@@ -1,6 +1,8 @@
-//! The two `[media]` keys of the WebRTC side: the shared UDP port and the ICE servers.
+//! The `[media]` keys of the browser side: the shared UDP port, the ICE servers and the
+//! Opus encoder.
 
 use pstn_bridge::config::{EMBEDDED_DEFAULT, load_str};
+use pstn_bridge::media::{OpusMode, OpusSettings};
 
 #[test]
 fn embedded_default_has_webrtc_keys() {
@@ -30,4 +32,34 @@ fn webrtc_keys_are_checked() {
     assert_eq!(clash.key, "media.webrtc_port");
     let fixed = with("webrtc_port = 21000", "webrtc_port = 3479").expect("outside the range");
     assert_eq!(fixed.media.webrtc_port, 3479);
+}
+
+#[test]
+fn opus_keys_become_the_encoder_settings_of_calls() {
+    let cfg = load_str(EMBEDDED_DEFAULT, "default", false).expect("default loads");
+    assert_eq!(
+        cfg.media.opus(),
+        OpusSettings::default(),
+        "documented defaults"
+    );
+    assert_eq!(cfg.media.opus().mode, OpusMode::Celt);
+    let text = EMBEDDED_DEFAULT
+        .replace("opus_mode = \"celt\"", "opus_mode = \"silk\"")
+        .replace("opus_complexity = 1", "opus_complexity = 4")
+        .replace("opus_fec = true", "opus_fec = false");
+    let silk = load_str(&text, "t", false)
+        .expect("silk loads")
+        .media
+        .opus();
+    assert_eq!(
+        (silk.mode, silk.complexity, silk.inband_fec),
+        (OpusMode::Silk, 4, false)
+    );
+    let bad = load_str(
+        &EMBEDDED_DEFAULT.replace("opus_mode = \"celt\"", "opus_mode = \"mp3\""),
+        "t",
+        false,
+    )
+    .expect_err("unknown mode");
+    assert_eq!(bad.key, "media.opus_mode");
 }

@@ -185,12 +185,27 @@ pub struct MediaConfig {
     /// Opus encoder complexity 0..=10 (cost measured in BENCHMARKS.md).
     #[serde(default = "default_opus_complexity")]
     pub opus_complexity: u8,
-    /// Opus in-band forward error correction.
+    /// Opus in-band forward error correction (SILK mode only).
     #[serde(default = "default_true")]
     pub opus_fec: bool,
+    /// Which Opus layer encodes toward browsers: "celt" (default) or "silk".
+    #[serde(default)]
+    pub opus_mode: crate::media::OpusMode,
     /// Kernel receive/send buffer of the shared WebRTC socket, in bytes (0: kernel default).
     #[serde(default = "default_socket_buffer")]
     pub socket_buffer_bytes: usize,
+}
+
+impl MediaConfig {
+    /// The Opus encoder settings for calls (bridged and echo).
+    pub fn opus(&self) -> crate::media::OpusSettings {
+        crate::media::OpusSettings {
+            mode: self.opus_mode,
+            complexity: self.opus_complexity,
+            inband_fec: self.opus_fec,
+            ..crate::media::OpusSettings::default()
+        }
+    }
 }
 
 fn default_socket_buffer() -> usize {

@@ -77,6 +77,7 @@ impl Signaling {
             timers: self.timers(),
             rtp_timeout: Duration::from_secs(self.cfg.media.rtp_timeout_s),
             webrtc_host: self.webrtc_host(),
+            opus: self.cfg.media.opus(),
         };
         self.spawn_call(setup);
     }
@@ -144,6 +145,7 @@ impl Signaling {
             timers: self.timers(),
             rtp_timeout: Duration::from_secs(self.cfg.media.rtp_timeout_s),
             webrtc_host: self.webrtc_host(),
+            opus: self.cfg.media.opus(),
         };
         self.spawn_call(setup);
     }

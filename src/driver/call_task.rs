@@ -22,8 +22,8 @@ use crate::call::reasons;
 use crate::call::sdp::{G711, TrunkOffer};
 use crate::call::switchboard::{CallId, LegId};
 use crate::media::{
-    Codec as MediaCodec, EndpointFrame, MediaConfig, MediaEvent, MediaOutput, MediaPipeline, Side,
-    SideCodec, SourcePolicy,
+    Codec as MediaCodec, EndpointFrame, MediaConfig, MediaEvent, MediaOutput, MediaPipeline,
+    OpusSettings, Side, SideCodec, SourcePolicy,
 };
 use crate::policy::EndReason;
 use crate::webrtc::{Codec as PeerCodec, PeerConfig, PeerEvent, PeerOutput, WebRtcPeer};
@@ -84,6 +84,8 @@ pub struct CallSetup {
     pub rtp_timeout: Duration,
     /// Host candidate (advertised address + the shared WebRTC port).
     pub webrtc_host: SocketAddr,
+    /// Encoder settings when the call is transcoded to Opus.
+    pub opus: OpusSettings,
 }
 
 /// Channels a call task talks through.
@@ -109,6 +111,7 @@ struct CallTask {
     links: CallLinks,
     rtp_timeout: Duration,
     webrtc_host: SocketAddr,
+    opus: OpusSettings,
     call_timer: Option<Instant>,
     peer_timer: Option<Instant>,
     media_timer: Option<Instant>,
@@ -161,6 +164,7 @@ pub async fn run(
         links,
         rtp_timeout: setup.rtp_timeout,
         webrtc_host: setup.webrtc_host,
+        opus: setup.opus,
         call_timer: None,
         peer_timer: None,
         media_timer: None,
@@ -408,6 +412,7 @@ impl CallTask {
             endpoint,
             source: SourcePolicy::Strict(offer.remote),
             rtp_timeout: Some(self.rtp_timeout),
+            opus: self.opus,
             ..MediaConfig::default()
         };
         match MediaPipeline::new(cfg, Instant::now().into_std(), SystemTime::now()) {

@@ -37,8 +37,7 @@ pub(super) struct EchoHandle {
 pub(super) struct EchoSettings {
     pub rtp_timeout: Duration,
     pub transcode: bool,
-    pub opus_complexity: u8,
-    pub opus_fec: bool,
+    pub opus: crate::media::OpusSettings,
 }
 
 pub(super) fn spawn(
@@ -82,8 +81,7 @@ fn media_config(offer: &TrunkOffer, s: &EchoSettings) -> MediaConfig {
         rtp_timeout: Some(s.rtp_timeout),
         ..MediaConfig::default()
     };
-    cfg.opus.complexity = s.opus_complexity;
-    cfg.opus.inband_fec = s.opus_fec;
+    cfg.opus = s.opus;
     if !s.transcode {
         cfg.endpoint = SideCodec {
             pt: 96,

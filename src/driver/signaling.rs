@@ -216,8 +216,7 @@ impl Signaling {
                     let settings = echo::EchoSettings {
                         rtp_timeout: Duration::from_secs(m.rtp_timeout_s),
                         transcode: m.echo_transcode,
-                        opus_complexity: m.opus_complexity,
-                        opus_fec: m.opus_fec,
+                        opus: m.opus(),
                     };
                     let metrics = self.node.metrics.clone();
                     let sock = self.port_sockets.claim(local);

@@ -2,7 +2,7 @@
 //! 20 ms) of a speech-like signal as PCMU and as Opus, replayed in a loop. No encoding
 //! happens per packet.
 
-use crate::media::{Law, OpusEncoder, OpusSettings};
+use crate::media::{Law, OpusEncoder, OpusMode, OpusSettings};
 
 /// Frames in the loop (20 ms each).
 pub const FRAMES: usize = 50;
@@ -17,7 +17,9 @@ pub struct Audio {
 impl Audio {
     pub fn encode() -> Result<Audio, String> {
         let pcm = speech_like(SAMPLES * FRAMES);
+        // What browsers send for speech: SILK (the bridge's own encoder may use CELT).
         let mut enc = OpusEncoder::new(OpusSettings {
+            mode: OpusMode::Silk,
             complexity: 5,
             ..OpusSettings::default()
         })

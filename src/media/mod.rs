@@ -94,7 +94,7 @@ pub use dtmf::{DtmfPayload, digit, event_code};
 pub use error::{ConfigProblem, MediaError};
 pub use g711::Law;
 pub use jitter::{JitterBuffer, JitterConfig, JitterStats, Pop, Pushed};
-pub use opus::{OpusDecoder, OpusEncoder, OpusSettings};
+pub use opus::{OpusDecoder, OpusEncoder, OpusMode, OpusSettings};
 pub use output::{EndpointFrame, MediaEvent, MediaOutput, Side};
 pub use pipeline::MediaPipeline;
 pub use rtcp::{ReportBlock, RtcpItem, SenderInfo};

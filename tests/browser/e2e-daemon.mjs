@@ -3,6 +3,8 @@
 //  1. inbound: SIPp calls alice's DID streaming a 1000 Hz PCMU tone; the browser (fake
 //     microphone: 440 Hz) answers; the browser hears 1000 Hz and the RTP going back to the
 //     carrier carries 440 Hz (captured on loopback); the carrier hangs up -> {0, 1}.
+//     Twice: the browser offering its usual codecs (G.711 passes through) and offering
+//     Opus only (the bridge transcodes; the browser decodes the bridge's Opus).
 //  2. outbound: the browser calls a number; a SIPp UAS rings and answers; states reach
 //     Connected; the browser hangs up.
 //  3. forbidden: a denied number ends with {403, 40307} and no INVITE reaches the trunk.
@@ -129,6 +131,76 @@ function readPcap(data) {
   return out;
 }
 
+/** The carrier (SIPp) calls alice with a 1000 Hz PCMU tone; the browser answers (offering
+ * only Opus when `opusOnly`: the bridge then transcodes); each side must hear the other's
+ * tone; the carrier hangs up. */
+async function inboundToneCall(page, dir, daemon, { opusOnly }) {
+  await page.evaluate((opusOnly) => {
+    window.incoming = [];
+    if (!opusOnly || window.opusOnlyInstalled) return;
+    window.opusOnlyInstalled = true;
+    const addTrack = RTCPeerConnection.prototype.addTrack;
+    RTCPeerConnection.prototype.addTrack = function (...args) {
+      const sender = addTrack.apply(this, args);
+      const t = this.getTransceivers().find((x) => x.sender === sender);
+      const opus = RTCRtpReceiver.getCapabilities('audio').codecs.filter((c) => /opus|telephone-event/i.test(c.mimeType));
+      t.setCodecPreferences(opus);
+      return sender;
+    };
+  }, opusOnly);
+  const audio = join(dir, 'tone1k.pcmu');
+  const tone = Buffer.alloc(8000 * 8);
+  for (let i = 0; i < tone.length; i++) tone[i] = ulaw(Math.sin(2 * Math.PI * 1000 * i / 8000) * 8000);
+  await writeFile(audio, tone);
+  const scenario = (await readFile(join(REPO_ROOT, 'tests/sipp/carrier_call_rtp.xml'), 'utf8'))
+    .replaceAll('@AUDIO@', audio).replaceAll('@HOLD_MS@', '7000');
+  await writeFile(join(dir, 'carrier.xml'), scenario);
+  const pcap = join(dir, `rtp-${opusOnly ? 'opus' : 'g711'}.pcap`);
+  const cap = spawn('dumpcap', ['-q', '-P', '-i', 'lo', '-f', `udp portrange ${MEDIA_MIN}-${MEDIA_MIN + 999}`, '-w', pcap], { stdio: 'ignore' });
+  for (let i = 0; i < 100 && !existsSync(pcap); i++) await new Promise((r) => setTimeout(r, 50));
+  const sippPort = String(await freeUdpPort());
+  const carrier = sipp(['-sf', join(dir, 'carrier.xml'), daemon.sip, '-s', '+14155550100', '-m', '1', '-i', '127.0.0.1', '-p', sippPort, '-mi', '127.0.0.1']);
+  try {
+    await within(10000, page.waitForFunction(() => window.incoming.length === 1), 'incomingCall');
+  } catch (e) {
+    carrier.proc.kill();
+    const { out } = await carrier.done;
+    throw new Error(`${e.message}\ncarrier SIPp:\n${out.slice(-3000)}`);
+  }
+  const caller = await page.evaluate(() => ({ ...window.incoming[0].callerId, state: window.incoming[0].state }));
+  assert.equal(caller.number, '+14155551234');
+  assert.equal(caller.state, 'Incoming');
+  await page.evaluate(async () => { window.call = window.incoming[0]; await window.call.answer(); });
+  await within(10000, page.waitForFunction(() => window.call.state === 'Connected'), 'Connected');
+  const codec = await page.evaluate(async () => {
+    for (let i = 0; i < 60; i++) {
+      const stats = await window.call._pc.getStats();
+      for (const r of stats.values()) {
+        if (r.type === 'inbound-rtp' && r.kind === 'audio' && r.codecId) return stats.get(r.codecId)?.mimeType;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return null;
+  });
+  assert.match(String(codec), opusOnly ? /opus/i : /PCMU/i, 'codec the browser receives');
+  const heard = await dominantFrequency(page, 'window.call.remoteStream', { durationMs: 1500 });
+  assertFrequency(heard.frequency, 1000, 30);
+  const { code, out } = await carrier.done;
+  assert.equal(code, 0, `carrier SIPp failed:\n${out}`);
+  await within(5000, page.waitForFunction(() => window.call.state === 'Disconnected'), 'Disconnected');
+  const reason = await page.evaluate(() => window.call.callEndReason);
+  assert.deepEqual(reason, { code: 0, subCode: 1 });
+  cap.kill('SIGINT');
+  await once(cap, 'exit');
+  const back = readPcap(await readFile(pcap)).filter((p) => p.src >= MEDIA_MIN && p.src <= MEDIA_MIN + 999 && p.payload.length > 12 && p.payload[1] === 0);
+  assert.ok(back.length > 100, `only ${back.length} PCMU packets toward the carrier`);
+  const pcm = back.slice(-150).flatMap((p) => Array.from(p.payload.subarray(12), unulaw));
+  const at440 = goertzel(pcm, 440);
+  for (const other of [300, 700, 1000, 1500]) {
+    assert.ok(at440 > 10 * goertzel(pcm, other), `carrier side: 440 Hz not dominant over ${other} Hz`);
+  }
+}
+
 async function main() {
   if (!existsSync(BIN)) throw new Error(`daemon binary not found at ${BIN}: run cargo build first`);
   const dir = await mkdtemp(join(tmpdir(), 'pstn-e2e-'));
@@ -154,46 +226,11 @@ async function main() {
     });
 
     await check('inbound call: browser answers, tones both ways, carrier hangs up', async () => {
-      const audio = join(dir, 'tone1k.pcmu');
-      const tone = Buffer.alloc(8000 * 8);
-      for (let i = 0; i < tone.length; i++) tone[i] = ulaw(Math.sin(2 * Math.PI * 1000 * i / 8000) * 8000);
-      await writeFile(audio, tone);
-      const scenario = (await readFile(join(REPO_ROOT, 'tests/sipp/carrier_call_rtp.xml'), 'utf8'))
-        .replaceAll('@AUDIO@', audio).replaceAll('@HOLD_MS@', '7000');
-      await writeFile(join(dir, 'carrier.xml'), scenario);
-      const pcap = join(dir, 'rtp.pcap');
-      const cap = spawn('dumpcap', ['-q', '-P', '-i', 'lo', '-f', `udp portrange ${MEDIA_MIN}-${MEDIA_MIN + 999}`, '-w', pcap], { stdio: 'ignore' });
-      for (let i = 0; i < 100 && !existsSync(pcap); i++) await new Promise((r) => setTimeout(r, 50));
-      const sippPort = String(await freeUdpPort());
-      const carrier = sipp(['-sf', join(dir, 'carrier.xml'), daemon.sip, '-s', '+14155550100', '-m', '1', '-i', '127.0.0.1', '-p', sippPort, '-mi', '127.0.0.1']);
-      try {
-        await within(10000, page.waitForFunction(() => window.incoming.length === 1), 'incomingCall');
-      } catch (e) {
-        carrier.proc.kill();
-        const { out } = await carrier.done;
-        throw new Error(`${e.message}\ncarrier SIPp:\n${out.slice(-3000)}`);
-      }
-      const caller = await page.evaluate(() => ({ ...window.incoming[0].callerId, state: window.incoming[0].state }));
-      assert.equal(caller.number, '+14155551234');
-      assert.equal(caller.state, 'Incoming');
-      await page.evaluate(async () => { window.call = window.incoming[0]; await window.call.answer(); });
-      await within(10000, page.waitForFunction(() => window.call.state === 'Connected'), 'Connected');
-      const heard = await dominantFrequency(page, 'window.call.remoteStream', { durationMs: 1500 });
-      assertFrequency(heard.frequency, 1000, 30);
-      const { code, out } = await carrier.done;
-      assert.equal(code, 0, `carrier SIPp failed:\n${out}`);
-      await within(5000, page.waitForFunction(() => window.call.state === 'Disconnected'), 'Disconnected');
-      const reason = await page.evaluate(() => window.call.callEndReason);
-      assert.deepEqual(reason, { code: 0, subCode: 1 });
-      cap.kill('SIGINT');
-      await once(cap, 'exit');
-      const back = readPcap(await readFile(pcap)).filter((p) => p.src >= MEDIA_MIN && p.src <= MEDIA_MIN + 999 && p.payload.length > 12 && p.payload[1] === 0);
-      assert.ok(back.length > 100, `only ${back.length} PCMU packets toward the carrier`);
-      const pcm = back.slice(-150).flatMap((p) => Array.from(p.payload.subarray(12), unulaw));
-      const at440 = goertzel(pcm, 440);
-      for (const other of [300, 700, 1000, 1500]) {
-        assert.ok(at440 > 10 * goertzel(pcm, other), `carrier side: 440 Hz not dominant over ${other} Hz`);
-      }
+      await inboundToneCall(page, dir, daemon, { opusOnly: false });
+    });
+
+    await check('inbound call to an Opus-only browser: transcoded, tones both ways', async () => {
+      await inboundToneCall(page, dir, daemon, { opusOnly: true });
     });
 
     await check('outbound call: browser calls a SIP UAS, rings, connects, hangs up', async () => {
