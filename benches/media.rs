@@ -15,8 +15,18 @@ use criterion::{Criterion, criterion_group};
 use pstn_bridge::media::wire::write_rtp;
 use pstn_bridge::media::{
     Codec, EndpointFrame, JitterBuffer, JitterConfig, Law, MediaConfig, MediaOutput, MediaPipeline,
-    OpusEncoder, OpusSettings, RtpHeader, SideCodec,
+    OpusEncoder, OpusMode, OpusSettings, RtpHeader, SideCodec,
 };
+
+/// What browsers send for speech (SILK), whatever the bridge's own encoder uses.
+fn browser_opus(pcm: &[i16]) -> Vec<Vec<u8>> {
+    let s = OpusSettings {
+        mode: OpusMode::Silk,
+        complexity: 5,
+        ..OpusSettings::default()
+    };
+    opus_frames(pcm, s)
+}
 
 const FRAME: Duration = Duration::from_millis(20);
 const FRAMES: usize = 50;
@@ -112,8 +122,7 @@ fn endpoint_step(p: &mut MediaPipeline, k: u32, now: Instant, frames: &[Vec<u8>]
 fn bench_pipeline(c: &mut Criterion) {
     let pcm = speech();
     let pcmu = pcmu_frames(&pcm);
-    let settings = MediaConfig::default().opus;
-    let opus = opus_frames(&pcm, settings);
+    let opus = browser_opus(&pcm);
     let mut buf = [0u8; 200];
 
     let mut g = c.benchmark_group("transcode");
@@ -201,7 +210,11 @@ fn bench_pipeline(c: &mut Criterion) {
 }
 
 fn raw_encoder(s: OpusSettings) -> Encoder {
-    let mut e = Encoder::new(SampleRate::Hz8000, Channels::Mono, Application::Voip).unwrap();
+    let app = match s.mode {
+        OpusMode::Celt => Application::LowDelay,
+        OpusMode::Silk => Application::Voip,
+    };
+    let mut e = Encoder::new(SampleRate::Hz8000, Channels::Mono, app).unwrap();
     e.set_complexity(s.complexity).unwrap();
     e.set_inband_fec(s.inband_fec).unwrap();
     e.set_packet_loss_perc(s.expected_loss_pct).unwrap();
@@ -219,7 +232,7 @@ fn raw_encoder(s: OpusSettings) -> Encoder {
 fn bench_raw(c: &mut Criterion) {
     let pcm = speech();
     let s = MediaConfig::default().opus;
-    let opus = opus_frames(&pcm, s);
+    let opus = browser_opus(&pcm);
     let mut g = c.benchmark_group("raw");
     g.bench_function("opus_encode_decode", |b| {
         let enc = raw_encoder(s);
@@ -291,7 +304,7 @@ fn paired_medians(rounds: usize, work: &mut [&mut dyn FnMut()]) -> Vec<Duration>
 
 /// The same-run ratio for BENCHMARKS.md: pipeline frames (both directions) against
 /// bare libopus encode+decode of the same audio, interleaved; plus encoder cost by
-/// complexity and FEC relative to the default.
+/// mode, complexity and FEC relative to the default.
 fn paired() {
     let pcm = speech();
     let pcmu = pcmu_frames(&pcm);
@@ -301,7 +314,7 @@ fn paired() {
         .flat_map(|f| f.iter().map(|&c| Law::Mu.decode_sample(c)))
         .collect();
     let s = MediaConfig::default().opus;
-    let opus = opus_frames(&decoded, s);
+    let opus = browser_opus(&decoded);
     let t0 = Instant::now();
     let mut up = new_pipeline(MediaConfig::default(), t0);
     let mut down = new_pipeline(MediaConfig::default(), t0);
@@ -349,15 +362,17 @@ fn paired() {
         0.020 / pipe.as_secs_f64()
     );
 
-    let levels: Vec<(u8, bool)> = [0u8, 1, 3, 5, 8, 10]
+    let levels: Vec<(OpusMode, u8, bool)> = [OpusMode::Celt, OpusMode::Silk]
         .iter()
-        .flat_map(|&c| [(c, false), (c, true)])
+        .flat_map(|&m| [0u8, 1, 3, 5, 8, 10].map(|c| (m, c)))
+        .flat_map(|(m, c)| [(m, c, false), (m, c, true)])
         .collect();
     let mut encs: Vec<(Encoder, usize, [u8; 400])> = levels
         .iter()
-        .map(|&(complexity, inband_fec)| {
+        .map(|&(mode, complexity, inband_fec)| {
             (
                 raw_encoder(OpusSettings {
+                    mode,
                     complexity,
                     inband_fec,
                     ..s
@@ -385,11 +400,11 @@ fn paired() {
     let m = paired_medians(1500, &mut refs);
     let base = levels
         .iter()
-        .position(|&l| l == (s.complexity, s.inband_fec))
+        .position(|&l| l == (s.mode, s.complexity, s.inband_fec))
         .unwrap_or(0);
-    for (i, (c, fec)) in levels.iter().enumerate() {
+    for (i, (mode, c, fec)) in levels.iter().enumerate() {
         println!(
-            "paired/opus_encode c{c} fec_{}: {:?} ({:.2}x default)",
+            "paired/opus_encode {mode:?} c{c} fec_{}: {:?} ({:.2}x default)",
             if *fec { "on" } else { "off" },
             m[i],
             m[i].as_secs_f64() / m[base].as_secs_f64()
