@@ -94,7 +94,13 @@ async fn answer_inbound(d: &Daemon, ua: &SipUa, ws: &mut Ws, call_id: &str) -> A
 /// The carrier calls the DID; returns the callId `ws` was rung with.
 async fn ring(d: &Daemon, ua: &SipUa, sdp: &str, ws: &mut Ws) -> String {
     ua.send(d.sip(), &ua.invite(d.sip(), sdp)).await;
-    let ring = ws.expect("incomingCall", deadline(5)).await;
+    let is_final = |m: &SipMsg| m.status().is_some_and(|s| s >= 300);
+    let ring = tokio::select! {
+        v = ws.expect("incomingCall", deadline(5)) => v,
+        (m, _) = ua.recv("a final response instead of ringing", deadline(6), is_final) => {
+            panic!("the bridge answered the INVITE instead of ringing:\n{}", m.raw)
+        }
+    };
     assert_eq!(ring["to"], DID);
     ring["callId"].as_str().expect("callId").to_owned()
 }

@@ -99,6 +99,12 @@ impl Signaling {
             let timer = self.core.poll_timeout().map(Instant::from_std);
             tokio::select! {
                 Some(msg) = inbound.recv() => {
+                    // Commands queued before this datagram arrived come first: an endpoint
+                    // that just came online must be online for the INVITE that follows.
+                    for _ in 0..INBOUND_BATCH {
+                        let Ok(cmd) = commands.try_recv() else { break };
+                        self.command(cmd);
+                    }
                     let now = Instant::now().into_std();
                     self.core.handle_message(now, msg.peer, &msg.bytes);
                     // Take what else has queued up before sending: one pass of the loop
