@@ -232,6 +232,7 @@ pub async fn run(args: RunArgs) -> Result<Report, String> {
         progress,
     };
     let before = http::sample(&args.daemon).await?;
+    let host_before = report::host_cpu_ticks();
     let spawner = spawn_calls(&args, eps, &sessions, bridge_sip, shared);
 
     let mut m = Measure::new(args.calls, Duration::from_secs_f64(args.hold));
@@ -256,7 +257,9 @@ pub async fn run(args: RunArgs) -> Result<Report, String> {
     }
     spawner.abort();
     let after = http::sample(&args.daemon).await?;
-    Ok(Report::new(&args, n, before, after, m))
+    let mut r = Report::new(&args, n, before, after, m);
+    r.host_steal_percent = report::steal_percent(host_before, report::host_cpu_ticks());
+    Ok(r)
 }
 
 async fn token(

@@ -57,6 +57,10 @@ pub struct Report {
     pub loadgen_cpu_percent: Option<f64>,
     pub loadgen_late_frames: u64,
     pub sip_retransmits: u64,
+    /// CPU time the generator's host lost to other virtual machines over the run
+    /// ("steal", percent of all its CPU time): on a VM, a run with more than a few
+    /// percent measured a slowed machine. `None` off Linux.
+    pub host_steal_percent: Option<f64>,
 }
 
 pub const MARKDOWN_HEADER: &str = "| mode | calls ok/failed | rate /s | hold s | calls up | daemon CPU % | CPU %/call | calls/core | RSS/call KiB | loss % | jitter ms carrier/endpoint | set-up p50/p99 ms | media p99 ms | loadgen CPU % |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
@@ -144,6 +148,7 @@ impl Report {
             loadgen_cpu_percent: w.and_then(|w| Some(w.own_cpu_seconds * 100.0 / window_s?)),
             loadgen_late_frames: outcomes.iter().map(|o| o.late_frames).sum(),
             sip_retransmits: outcomes.iter().map(|o| u64::from(o.sip_retransmits)).sum(),
+            host_steal_percent: None,
         }
     }
 
@@ -173,6 +178,33 @@ impl Report {
     }
 }
 
+/// The host's (steal, total) CPU ticks over all CPUs, from the first line of /proc/stat.
+pub fn host_cpu_ticks() -> Option<(u64, u64)> {
+    parse_cpu_line(std::fs::read_to_string("/proc/stat").ok()?.lines().next()?)
+}
+
+/// `cpu  user nice system idle iowait irq softirq steal guest guest_nice`; guest time is
+/// already inside user and nice, so it is not added to the total.
+fn parse_cpu_line(line: &str) -> Option<(u64, u64)> {
+    let mut fields = line.split_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    let v: Vec<u64> = fields
+        .take(8)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let steal = *v.get(7)?;
+    Some((steal, v.iter().sum()))
+}
+
+/// Steal between two readings of [`host_cpu_ticks`], in percent of all CPU time.
+pub fn steal_percent(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
+    let ((s0, t0), (s1, t1)) = (before?, after?);
+    let total = t1.checked_sub(t0).filter(|t| *t > 0)?;
+    Some(s1.saturating_sub(s0) as f64 * 100.0 / total as f64)
+}
+
 /// This process's CPU time (user + system), in seconds; 0 where `/proc` cannot tell.
 pub fn own_cpu_seconds() -> f64 {
     crate::api::process_metrics::cpu_seconds().unwrap_or(0.0)
@@ -180,6 +212,26 @@ pub fn own_cpu_seconds() -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn steal_is_read_from_the_cpu_line() {
+        let a = super::parse_cpu_line("cpu  100 0 50 800 10 0 5 35 7 0").expect("parsed");
+        assert_eq!(a, (35, 1000));
+        let b = (45, 1100);
+        assert_eq!(super::steal_percent(Some(a), Some(b)), Some(10.0));
+        assert_eq!(
+            super::steal_percent(Some(a), Some(a)),
+            None,
+            "no time passed"
+        );
+        assert_eq!(
+            super::parse_cpu_line("cpu0 1 2 3 4 5 6 7 8"),
+            None,
+            "one CPU's line"
+        );
+        assert_eq!(super::parse_cpu_line("cpu 1 2 3"), None, "too short");
+        assert!(super::host_cpu_ticks().is_some(), "this test runs on Linux");
+    }
+
     #[test]
     fn own_cpu_time_grows_with_work() {
         let a = super::own_cpu_seconds();
