@@ -8,9 +8,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use audiopus::coder::{Decoder, Encoder};
-use audiopus::{
-    Application, Bandwidth, Bitrate, Channels, MutSignals, SampleRate, Signal, packet::Packet,
-};
+use audiopus::{Bandwidth, Bitrate, Channels, MutSignals, SampleRate, Signal, packet::Packet};
 use criterion::{Criterion, criterion_group};
 use pstn_bridge::media::wire::write_rtp;
 use pstn_bridge::media::{
@@ -210,11 +208,7 @@ fn bench_pipeline(c: &mut Criterion) {
 }
 
 fn raw_encoder(s: OpusSettings) -> Encoder {
-    let app = match s.mode {
-        OpusMode::Celt => Application::LowDelay,
-        OpusMode::Silk => Application::Voip,
-    };
-    let mut e = Encoder::new(SampleRate::Hz8000, Channels::Mono, app).unwrap();
+    let mut e = Encoder::new(SampleRate::Hz8000, Channels::Mono, s.mode.application()).unwrap();
     e.set_complexity(s.complexity).unwrap();
     e.set_inband_fec(s.inband_fec).unwrap();
     e.set_packet_loss_perc(s.expected_loss_pct).unwrap();

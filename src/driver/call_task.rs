@@ -62,9 +62,6 @@ pub enum EndpointCmd {
 const EP_PT_OPUS: u8 = 111;
 const EP_PT_DTMF: u8 = 126;
 
-/// Already-due peer timeouts handled in one drain before a timer is armed instead.
-const MAX_DUE_NOW: u32 = 4;
-
 /// Everything a call task starts with.
 pub struct CallSetup {
     pub id: CallId,
@@ -502,16 +499,9 @@ impl CallTask {
             return false;
         };
         self.peer_dirty = false;
-        // str0m packetizes written audio on its next timeout, which it reports as already
-        // due: handling it here saves a timer and a task wake-up per sent packet.
-        let mut due_now = 0;
         loop {
             match peer.poll_output() {
                 PeerOutput::Transmit(t) => self.links.webrtc.send(t.destination, &t.bytes),
-                PeerOutput::Timeout(at) if at <= now && due_now < MAX_DUE_NOW => {
-                    due_now += 1;
-                    let _ = peer.handle_timeout(now);
-                }
                 PeerOutput::Timeout(at) => {
                     self.peer_timer = Some(Instant::from_std(at));
                     break;

@@ -64,8 +64,8 @@ impl MediaPorts for BoundPorts {
 }
 
 impl PortSockets {
-    /// The socket bound for `addr`'s port, or a new bind when there is none (a call whose
-    /// port did not come from [`BoundPorts`]).
+    /// The socket bound for `addr`'s port, or a new bind when there is none (its call was
+    /// released before its task started).
     pub fn claim(&self, addr: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
         let sock = lock(&self.0).remove(&addr.port());
         let sock = match sock {

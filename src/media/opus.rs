@@ -22,6 +22,16 @@ pub enum OpusMode {
     Silk,
 }
 
+impl OpusMode {
+    /// The libopus application that selects this layer.
+    pub fn application(self) -> Application {
+        match self {
+            OpusMode::Celt => Application::LowDelay,
+            OpusMode::Silk => Application::Voip,
+        }
+    }
+}
+
 /// Encoder settings. Defaults come from the measurements in `BENCHMARKS.md`: CELT
 /// encodes a 20 ms frame in ~25 µs against SILK's ~43 µs, and the round-trip test
 /// measured correlation 0.993 (CELT) against 0.897 (SILK) at every complexity 0-10.
@@ -59,11 +69,7 @@ pub struct OpusEncoder {
 impl OpusEncoder {
     /// Creates and configures the encoder (allocates once, inside libopus).
     pub fn new(s: OpusSettings) -> Result<Self, MediaError> {
-        let app = match s.mode {
-            OpusMode::Celt => Application::LowDelay,
-            OpusMode::Silk => Application::Voip,
-        };
-        let mut enc = Encoder::new(SampleRate::Hz8000, Channels::Mono, app)?;
+        let mut enc = Encoder::new(SampleRate::Hz8000, Channels::Mono, s.mode.application())?;
         enc.set_complexity(s.complexity)?;
         enc.set_inband_fec(s.inband_fec)?;
         enc.set_packet_loss_perc(s.expected_loss_pct.min(100))?;

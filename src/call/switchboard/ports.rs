@@ -31,8 +31,20 @@ impl PortPool {
         }
     }
 
+    /// Ports the range holds.
+    pub fn capacity(&self) -> usize {
+        ((u32::from(self.max) - u32::from(self.min)) / 2 + 1) as usize
+    }
+
+    #[cfg(test)]
+    pub fn in_use(&self) -> usize {
+        self.used.len()
+    }
+}
+
+impl MediaPorts for PortPool {
     /// An unused even port, or `None` when the range is exhausted.
-    pub fn take(&mut self) -> Option<u16> {
+    fn take(&mut self) -> Option<u16> {
         for _ in 0..self.capacity() {
             let port = self.next;
             self.next = if u32::from(port) + 2 > u32::from(self.max) {
@@ -47,28 +59,8 @@ impl PortPool {
         None
     }
 
-    pub fn release(&mut self, port: u16) {
-        self.used.remove(&port);
-    }
-
-    /// Ports the range holds.
-    pub fn capacity(&self) -> usize {
-        ((u32::from(self.max) - u32::from(self.min)) / 2 + 1) as usize
-    }
-
-    #[cfg(test)]
-    pub fn in_use(&self) -> usize {
-        self.used.len()
-    }
-}
-
-impl MediaPorts for PortPool {
-    fn take(&mut self) -> Option<u16> {
-        PortPool::take(self)
-    }
-
     fn release(&mut self, port: u16) {
-        PortPool::release(self, port)
+        self.used.remove(&port);
     }
 }
 
