@@ -131,7 +131,11 @@ impl WebRtcPeer {
             .find_map(|p| Codec::from_str0m(p.spec().codec))
             .ok_or(WebRtcError::NoCommonCodec)?;
         peer.negotiated = negotiated;
-        Ok((peer, answer.to_sdp_string()))
+        let mut sdp = answer.to_sdp_string();
+        if let Some(pt) = peer.pt_for(Codec::Opus) {
+            sdp = opus_narrowband(&sdp, *pt);
+        }
+        Ok((peer, sdp))
     }
 
     /// The codec the browser sends (the first of ours it accepted). Always `Some` after
@@ -389,6 +393,35 @@ impl WebRtcPeer {
             rtp_time,
         }))
     }
+}
+
+/// Tells the browser that Opus toward us is played out and captured at 8 kHz (RFC 7587
+/// `maxplaybackrate`, `sprop-maxcapturerate`): the other leg is the 8 kHz PSTN, so wider
+/// audio would be thrown away after costing bandwidth and decoding time. Browsers then encode
+/// narrowband (Chromium also lowers its default bitrate, 32 to 12 kbit/s). str0m keeps no
+/// fmtp keys it does not know, so the parameters are added to the answer's text.
+pub(super) fn opus_narrowband(sdp: &str, pt: u8) -> String {
+    const NARROWBAND: &str = "maxplaybackrate=8000;sprop-maxcapturerate=8000";
+    let fmtp = format!("a=fmtp:{pt} ");
+    let rtpmap = format!("a=rtpmap:{pt} ");
+    let has_fmtp = sdp.lines().any(|l| l.starts_with(fmtp.as_str()));
+    let mut out = String::with_capacity(sdp.len() + 64);
+    for line in sdp.split_inclusive('\n') {
+        if let Some(params) = line.strip_prefix(fmtp.as_str()) {
+            let params = params.trim_end();
+            if params.contains("maxplaybackrate") {
+                out.push_str(line);
+            } else {
+                out.push_str(&format!("{fmtp}{params};{NARROWBAND}\r\n"));
+            }
+            continue;
+        }
+        out.push_str(line);
+        if !has_fmtp && line.starts_with(rtpmap.as_str()) {
+            out.push_str(&format!("{fmtp}{NARROWBAND}\r\n"));
+        }
+    }
+    out
 }
 
 fn frequency(codec: Codec) -> Frequency {

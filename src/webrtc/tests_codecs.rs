@@ -95,6 +95,44 @@ fn preference_picks_passthrough_or_opus() {
 }
 
 #[test]
+fn opus_answers_ask_the_browser_for_narrowband() {
+    let (_, answer) = answer_of(&CHROME, &cfg()).expect("answer");
+    let fmtp = answer
+        .lines()
+        .find(|l| l.starts_with("a=fmtp:111 "))
+        .expect("Opus fmtp");
+    assert!(
+        fmtp.contains("useinbandfec=1"),
+        "str0m's own keys kept: {fmtp}"
+    );
+    assert!(
+        fmtp.ends_with(";maxplaybackrate=8000;sprop-maxcapturerate=8000"),
+        "{fmtp}"
+    );
+    assert_eq!(answer.matches("maxplaybackrate").count(), 1, "{answer}");
+
+    // The browser (str0m here) takes the answer and Opus flows.
+    let mut net = Net::new(Instant::now());
+    net.call("192.0.2.10:50000", &CHROME, &cfg());
+    net.connect();
+    assert_eq!(net.browsers[0].pt(SCodec::Opus), 111.into());
+
+    // No Opus in the answer, nothing added.
+    let (_, answer) = answer_of(&[SCodec::PCMU], &cfg()).expect("answer");
+    assert!(!answer.contains("maxplaybackrate"), "{answer}");
+}
+
+#[test]
+fn narrowband_parameters_get_an_fmtp_line_when_the_answer_has_none() {
+    let sdp = "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=sendrecv\r\n";
+    assert_eq!(
+        super::peer::opus_narrowband(sdp, 111),
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n\
+         a=fmtp:111 maxplaybackrate=8000;sprop-maxcapturerate=8000\r\na=sendrecv\r\n"
+    );
+}
+
+#[test]
 fn offers_without_a_usable_codec_or_audio_are_refused() {
     let only_pcmu = PeerConfig {
         codecs: vec![Codec::Pcmu],
