@@ -24,7 +24,9 @@ pub struct Report {
     /// Daemon CPU over the window, in percent of one core.
     pub daemon_cpu_percent: Option<f64>,
     pub cpu_percent_per_call: Option<f64>,
-    /// 100 / cpu_percent_per_call: calls one core carries at this per-call cost.
+    /// 100 / cpu_percent_per_call: calls one core would carry at this run's per-call cost.
+    /// An extrapolation: the cost per call falls as load rises (wake-ups amortize), so
+    /// what a core holds is measured by running near it (`benches/capacity.sh`).
     pub calls_per_core: Option<f64>,
     /// Daemon RSS growth from before the run to the end of the window, per call.
     pub rss_bytes_per_call: Option<f64>,
@@ -63,7 +65,7 @@ pub struct Report {
     pub host_steal_percent: Option<f64>,
 }
 
-pub const MARKDOWN_HEADER: &str = "| mode | calls ok/failed | rate /s | hold s | calls up | daemon CPU % | CPU %/call | calls/core | RSS/call KiB | loss % | jitter ms carrier/endpoint | set-up p50/p99 ms | media p99 ms | loadgen CPU % |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+pub const MARKDOWN_HEADER: &str = "| mode | calls ok/failed | rate /s | hold s | calls up | daemon CPU % | CPU %/call | calls/core at this cost | RSS/call KiB | loss % | jitter ms carrier/endpoint | set-up p50/p99 ms | media p99 ms | loadgen CPU % |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 
 impl Report {
     pub(super) fn new(
