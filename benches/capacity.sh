@@ -10,7 +10,7 @@
 # A step not held while the VM lost 5 % or more of its CPU time to its neighbours (steal) is
 # run again, up to RETRIES (default 2) more times; every attempt is a row of the table.
 # RATE (default 50 calls/s) and HOLD (default 20 s) apply to every step; KEEP=FILE keeps
-# the JSON of the last step held.
+# the JSON of the last step held; SKIP_BUILD and PROFILE are passed to benches/load.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:?mode}
@@ -21,7 +21,9 @@ case $mode in
 esac
 from=${2:-${defaults[0]}}; step=${3:-${defaults[1]}}; to=${4:-${defaults[2]}}
 rate=${RATE:-50}; hold=${HOLD:-20}
-[ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet --bins
+if [ -z "${SKIP_BUILD:-}" ]; then
+    if [ "${PROFILE:-release}" = release ]; then cargo build --release --quiet --bins; else cargo build --quiet --bins; fi
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -6,13 +6,20 @@
 #   JSON=out.json benches/load.sh ...   also keeps the JSON result
 #   (DAEMON_LOG=file keeps the daemon's log).
 # Prints the markdown row and the JSON; check `uptime` first: other work on the machine
-# skews the numbers. SKIP_BUILD=1 uses the release binaries as they are.
+# skews the numbers. SKIP_BUILD=1 uses the binaries as they are; PROFILE=debug runs the
+# debug build (CI's smoke run of these scripts: its numbers mean nothing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:?mode}; calls=${2:?calls}; rate=${3:?rate}; hold=${4:?hold}; shift 4
-[ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet --bins
+profile=${PROFILE:-release}
+case $profile in
+    release) build=(--release) ;;
+    debug) build=() ;;
+    *) echo "load.sh: PROFILE must be release or debug" >&2; exit 2 ;;
+esac
+[ -n "${SKIP_BUILD:-}" ] || cargo build "${build[@]}" --quiet --bins
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-bin=$target_dir/release
+bin=$target_dir/$profile
 work=$(mktemp -d)
 trap 'kill "${daemon:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
