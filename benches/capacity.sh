@@ -32,20 +32,26 @@ judge() {
     python3 - "$1" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
+def num(key):
+    v = r.get(key)
+    return float("nan") if v is None else v
 sent = max(r["carrier_packets"] + r["endpoint_packets"], 1)
-if r["loadgen_cpu_percent"] >= 90 or r["loadgen_late_frames"] > sent / 1000:
+if r.get("daemon_cpu_percent") is None or r.get("loadgen_cpu_percent") is None:
+    outcome = "unmeasured"  # no window with every call up: the hold was too short
+elif (r["loadgen_cpu_percent"] >= 90 * r.get("loadgen_threads", 1)
+        or r["loadgen_late_frames"] > sent / 1000):
     outcome = "generator-limited"
 elif (r["calls_failed"] == 0 and r["calls_ok"] == r["calls"] and r["loss_percent"] == 0
         and max(r["carrier_jitter_ms_max"], r["endpoint_jitter_ms_max"]) < 20):
     outcome = "yes"
 else:
     outcome = "no"
-steal = "noisy" if r["host_steal_percent"] >= 5 else "quiet"
-print(f'{outcome} {steal} | {r["calls"]} | {outcome} | {r["daemon_cpu_percent"]:.1f} | '
-      f'{r["cpu_percent_per_call"]:.3f} | {r["loss_percent"]:.3f} | '
+steal = "noisy" if num("host_steal_percent") >= 5 else "quiet"
+print(f'{outcome} {steal} | {r["calls"]} | {outcome} | {num("daemon_cpu_percent"):.1f} | '
+      f'{num("cpu_percent_per_call"):.3f} | {r["loss_percent"]:.3f} | '
       f'{r["carrier_jitter_ms_max"]:.1f} / {r["endpoint_jitter_ms_max"]:.1f} | '
-      f'{r["loadgen_cpu_percent"]:.0f} | {r["loadgen_late_frames"]} | '
-      f'{r["host_steal_percent"]:.1f} |')
+      f'{num("loadgen_cpu_percent"):.0f} | {r["loadgen_late_frames"]} | '
+      f'{num("host_steal_percent"):.1f} |')
 PY
 }
 
@@ -70,5 +76,6 @@ done
 case $outcome in
     generator-limited) echo "$mode: the generator fell behind at $n calls; one core held ${held:-none of the steps} (more may fit)" ;;
     no) echo "$mode: one core held ${held:-none of the steps}; $n calls were not held" ;;
+    unmeasured) echo "$mode: no measuring window at $n calls (every call up at once): raise HOLD" ;;
     yes) echo "$mode: one core held $held, the last step tried" ;;
 esac

@@ -125,6 +125,11 @@ pub struct RunArgs {
     /// Seconds a call may take to connect.
     #[arg(long, default_value_t = 15.0)]
     pub setup_timeout: f64,
+    /// Threads (so cores) the generator runs on. One thread per core it may use: with one,
+    /// pinned beside a pinned daemon, its CPU share reads directly; on a machine of its
+    /// own, give it every core so the generator is not what runs out first.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: u16,
     /// Write the result as one JSON object to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -144,11 +149,16 @@ pub fn main() -> ExitCode {
         print!("{}", generate_config(&c));
         return ExitCode::SUCCESS;
     }
-    // One thread: pinned to one core, the generator's share is read from its own CPU time.
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // One thread by default: pinned to one core, its share is read from its own CPU time.
+    let mut builder = match cli.run.threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        n => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(usize::from(n));
+            b
+        }
+    };
+    let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start runtime: {e}");

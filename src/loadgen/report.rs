@@ -54,9 +54,11 @@ pub struct Report {
     /// Answer → first audio at the endpoint.
     pub media_ms_p50: Option<f64>,
     pub media_ms_p99: Option<f64>,
-    /// The generator's own CPU over the window (percent of one core): near 100 means the
-    /// generator, not the daemon, was the limit.
+    /// The generator's own CPU over the window, in percent of one core (up to
+    /// `loadgen_threads` × 100): near that ceiling the generator, not the daemon, was the
+    /// limit.
     pub loadgen_cpu_percent: Option<f64>,
+    pub loadgen_threads: u16,
     pub loadgen_late_frames: u64,
     pub sip_retransmits: u64,
     /// CPU time the generator's host lost to other virtual machines over the run
@@ -148,6 +150,7 @@ impl Report {
             media_ms_p50: percentile(&mut media, 50.0),
             media_ms_p99: percentile(&mut media, 99.0),
             loadgen_cpu_percent: w.and_then(|w| Some(w.own_cpu_seconds * 100.0 / window_s?)),
+            loadgen_threads: args.threads,
             loadgen_late_frames: outcomes.iter().map(|o| o.late_frames).sum(),
             sip_retransmits: outcomes.iter().map(|o| u64::from(o.sip_retransmits)).sum(),
             host_steal_percent: None,
