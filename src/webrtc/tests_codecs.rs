@@ -111,7 +111,7 @@ fn opus_answers_ask_the_browser_for_narrowband() {
     );
     assert_eq!(answer.matches("maxplaybackrate").count(), 1, "{answer}");
 
-    // The browser (str0m here) takes the answer and Opus flows.
+    // The browser (str0m here) takes the edited answer and negotiates Opus.
     let mut net = Net::new(Instant::now());
     net.call("192.0.2.10:50000", &CHROME, &cfg());
     net.connect();
