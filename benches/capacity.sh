@@ -21,9 +21,8 @@ case $mode in
 esac
 from=${2:-${defaults[0]}}; step=${3:-${defaults[1]}}; to=${4:-${defaults[2]}}
 rate=${RATE:-50}; hold=${HOLD:-20}
-if [ -z "${SKIP_BUILD:-}" ]; then
-    if [ "${PROFILE:-release}" = release ]; then cargo build --release --quiet --bins; else cargo build --quiet --bins; fi
-fi
+# The first step's load.sh builds (as PROFILE says) unless SKIP_BUILD is set; later ones skip.
+skip_build=${SKIP_BUILD:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -60,9 +59,10 @@ echo "| calls | held | daemon CPU % | CPU %/call | loss % | jitter max ms (carri
 echo "|---|---|---|---|---|---|---|---|---|"
 for ((n = from; n <= to; n += step)); do
     for ((attempt = 0; attempt <= ${RETRIES:-2}; attempt++)); do
-        PSTN_BRIDGE__ADMISSION__MAX_CPU_PERCENT=0 SKIP_BUILD=1 JSON="$work/$n.json" \
+        PSTN_BRIDGE__ADMISSION__MAX_CPU_PERCENT=0 SKIP_BUILD=$skip_build JSON="$work/$n.json" \
             benches/load.sh "$mode" "$n" "$rate" "$hold" > "$work/$n.log" 2>&1 || {
             echo "load.sh failed at $n calls:" >&2; tail -20 "$work/$n.log" >&2; exit 1; }
+        skip_build=1
         verdict=$(judge "$work/$n.json")
         echo "| ${verdict#* | }"
         outcome=${verdict%% *}

@@ -131,6 +131,21 @@ function readPcap(data) {
   return out;
 }
 
+/** The call's first audio `type` stats report that has `field`, with its codec report
+ * (`codec`), polled for up to 3 s; null when none shows up. */
+async function audioStat(page, type, field) {
+  return page.evaluate(async ({ type, field }) => {
+    for (let i = 0; i < 60; i++) {
+      const stats = await window.call._pc.getStats();
+      for (const r of stats.values()) {
+        if (r.type === type && r.kind === 'audio' && r[field]) return { ...r, codec: stats.get(r.codecId) };
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return null;
+  }, { type, field });
+}
+
 /** The carrier (SIPp) calls alice with a 1000 Hz PCMU tone; the browser answers (offering
  * only Opus when `opusOnly`: the bridge then transcodes); each side must hear the other's
  * tone; the carrier hangs up. */
@@ -174,30 +189,13 @@ async function inboundToneCall(page, dir, daemon, { opusOnly }) {
     assert.equal(caller.state, 'Incoming');
     await page.evaluate(async () => { window.call = window.incoming[0]; await window.call.answer(); });
     await within(10000, page.waitForFunction(() => window.call.state === 'Connected'), 'Connected');
-    const codec = await page.evaluate(async () => {
-      for (let i = 0; i < 60; i++) {
-        const stats = await window.call._pc.getStats();
-        for (const r of stats.values()) {
-          if (r.type === 'inbound-rtp' && r.kind === 'audio' && r.codecId) return stats.get(r.codecId)?.mimeType;
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      return null;
-    });
+    const codec = (await audioStat(page, 'inbound-rtp', 'codecId'))?.codec?.mimeType;
     assert.match(String(codec), opusOnly ? /opus/i : /PCMU/i, 'codec the browser receives');
     if (opusOnly) {
       // The answer asked for 8 kHz playback: Chromium encodes narrowband, at 12 kbit/s
       // instead of its usual 32.
-      const sent = await page.evaluate(async () => {
-        for (let i = 0; i < 60; i++) {
-          const stats = await window.call._pc.getStats();
-          for (const r of stats.values()) {
-            if (r.type === 'outbound-rtp' && r.kind === 'audio' && r.targetBitrate) return { bitrate: r.targetBitrate, fmtp: stats.get(r.codecId)?.sdpFmtpLine };
-          }
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        return null;
-      });
+      const out = await audioStat(page, 'outbound-rtp', 'targetBitrate');
+      const sent = out && { bitrate: out.targetBitrate, fmtp: out.codec?.sdpFmtpLine };
       assert.match(String(sent?.fmtp), /maxplaybackrate=8000/, 'Opus fmtp the browser sends with');
       assert.ok(sent.bitrate > 0 && sent.bitrate <= 12000, `browser's Opus target bitrate ${sent.bitrate}`);
     }
